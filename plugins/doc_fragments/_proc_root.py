@@ -1,0 +1,27 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: doc fragments of this collection are not part of its public API.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment:
+
+    DOCUMENTATION = r'''
+options:
+  proc_root:
+    description:
+      - Where the proc filesystem to read is mounted.
+      - Use V(/host/proc) or similar when the module runs in a privileged container that
+        has the host's /proc mounted elsewhere, or a directory holding a copy of a proc
+        tree (the kernel ioctls are then skipped and only link texts are used).
+      - The path must hold one C(<PID>/stat) file per process; anything else is refused
+        with a message naming the path.
+    type: path
+    default: /proc
+'''

@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: this module_utils file is not part of the collection's public API and may
+# change without notice.
+"""Kernel calls on namespaces: nsfs ioctls, setns/unshare, pidfds and SIOCGSKNS.
+
+Only the standard library is used: ``fcntl.ioctl`` for the ioctls, ``os`` where Python
+has the call (3.12+: ``os.setns``/``os.unshare``), and libc through ctypes otherwise.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import struct
+
+# ioctls on an open namespace fd (magic 0xb7, _IO encoding).
+NS_GET_USERNS = 0xb701
+NS_GET_PARENT = 0xb702
+NS_GET_NSTYPE = 0xb703
+NS_GET_OWNER_UID = 0xb704
+# ioctl on a socket fd: open its network namespace.
+SIOCGSKNS = 0x894C
+
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+CLONE_FLAGS = {
+    'cgroup': CLONE_NEWCGROUP,
+    'ipc': CLONE_NEWIPC,
+    'mnt': CLONE_NEWNS,
+    'net': CLONE_NEWNET,
+    'pid': CLONE_NEWPID,
+    'time': CLONE_NEWTIME,
+    'user': CLONE_NEWUSER,
+    'uts': CLONE_NEWUTS,
+}
+TYPE_BY_CLONE_FLAG = dict((flag, name) for name, flag in CLONE_FLAGS.items())
+
+# The generic syscall table numbers are the same on x86_64, arm64, ppc64le and s390x.
+SYS_PIDFD_OPEN = 434
+SYS_PIDFD_GETFD = 438
+
+_libc = None
+
+
+def libc():
+    global _libc  # pylint: disable=global-statement
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+    return _libc
+
+
+def _check(result):
+    if result == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+def open_ns(path):
+    """Open a namespace file (``/proc/PID/ns/TYPE``, an fd link or a bind mount)."""
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def ns_ident(fd):
+    """(st_dev, st_ino) of an open namespace fd: the namespace's identity."""
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _ioctl_fd(fd, request):
+    """Run an ioctl that returns a new fd; None when the kernel says there is none.
+
+    EPERM: at the top of the hierarchy, or outside what we may see (the kernel does not
+    tell which). EINVAL/ENOTTY: the namespace type has no hierarchy or the fd is no
+    namespace (a fixture tree).
+    """
+    try:
+        return fcntl.ioctl(fd, request)
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EINVAL, errno.ENOTTY, errno.EACCES):
+            return None
+        raise
+
+
+def get_parent(fd):
+    """Open the parent of a pid or user namespace, or None."""
+    return _ioctl_fd(fd, NS_GET_PARENT)
+
+
+def get_userns(fd):
+    """Open the user namespace owning a namespace (for a user ns: its parent), or None."""
+    return _ioctl_fd(fd, NS_GET_USERNS)
+
+
+def get_nstype(fd):
+    """The type name of an open namespace fd, or None if it is not a namespace."""
+    try:
+        flag = fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except OSError:
+        return None
+    return TYPE_BY_CLONE_FLAG.get(flag)
+
+
+def get_owner_uid(fd):
+    """The UID (in the caller's user namespace) that created a user namespace, or None."""
+    try:
+        buf = fcntl.ioctl(fd, NS_GET_OWNER_UID, b'\0' * 4)
+    except OSError:
+        return None
+    return struct.unpack('I', buf)[0]
+
+
+def socket_netns(sock_fd):
+    """Open the network namespace of a socket fd (SIOCGSKNS), or None."""
+    return _ioctl_fd(sock_fd, SIOCGSKNS)
+
+
+def pidfd_open(pid):
+    return _check(libc().syscall(SYS_PIDFD_OPEN, ctypes.c_int(pid), ctypes.c_uint(0)))
+
+
+def pidfd_getfd(pidfd, target_fd):
+    """Duplicate another process's fd into ours (needs PTRACE_MODE_ATTACH_REALCREDS)."""
+    return _check(libc().syscall(SYS_PIDFD_GETFD, ctypes.c_int(pidfd), ctypes.c_int(target_fd), ctypes.c_uint(0)))
+
+
+def setns(fd, nstype=None):
+    """Join the namespace behind ``fd``; nstype ``None`` lets the kernel check nothing."""
+    flag = CLONE_FLAGS[nstype] if nstype else 0
+    if hasattr(os, 'setns'):
+        os.setns(fd, flag)  # pylint: disable=no-member
+        return
+    _check(libc().setns(ctypes.c_int(fd), ctypes.c_int(flag)))
+
+
+def unshare(flags):
+    """unshare(2) with a mask of CLONE_NEW* flags."""
+    if hasattr(os, 'unshare'):
+        os.unshare(flags)  # pylint: disable=no-member
+        return
+    _check(libc().unshare(ctypes.c_int(flags)))
+
+
+def clone_flags(types):
+    mask = 0
+    for name in types:
+        mask |= CLONE_FLAGS[name]
+    return mask
+
+
+def close_quietly(fd):
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

@@ -1,0 +1,453 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: this module_utils file is not part of the collection's public API and may
+# change without notice.
+"""One reader per /proc file, shared by every module of the collection.
+
+Each ``parse_*`` function turns the text of one /proc file into plain data and raises
+:class:`ProcParseError` on malformed text; each ``read_*`` function reads that file for
+one process below a configurable proc root (``/proc``, a host's ``/host/proc`` or a
+fixture tree) and lets :class:`OSError` through, so that callers can tell a process that
+vanished mid-scan (normal) from one they may not read (counted) with :func:`classify`.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import re
+
+# The namespace types the kernel knows.
+NS_TYPES = ('cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts')
+
+# Links in /proc/PID/ns that name the namespace a process's *future children* get; they
+# can name namespaces nobody has joined yet.
+FOR_CHILDREN_LINKS = {'pid_for_children': 'pid', 'time_for_children': 'time'}
+
+NS_LINKS = NS_TYPES + tuple(sorted(FOR_CHILDREN_LINKS))
+
+_NS_REF_RE = re.compile(r'^(?P<type>[a-z_]+):\[(?P<inode>[0-9]+)\]$')
+
+
+class ProcParseError(ValueError):
+    """The text of a /proc file does not have the expected shape."""
+
+
+# Why a process or file could not be used; discovery counts these.
+VANISHED = 'vanished'
+DENIED = 'permission_denied'
+MALFORMED = 'malformed'
+OTHER = 'error'
+
+
+def classify(exc):
+    """Map an exception from a reader to one of VANISHED, DENIED, MALFORMED, OTHER."""
+    if isinstance(exc, ProcParseError):
+        return MALFORMED
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR):
+            return VANISHED
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return DENIED
+    return OTHER
+
+
+def parse_ns_ref(text):
+    """``'net:[4026531833]'`` -> ``('net', 4026531833)``.
+
+    ``pid_for_children`` style type names are not accepted here: the kernel writes the
+    plain type into the link text.
+    """
+    if not isinstance(text, str):
+        raise ProcParseError('namespace reference must be text like "net:[4026531833]", got %r' % (text,))
+    match = _NS_REF_RE.match(text.strip())
+    if not match:
+        raise ProcParseError('malformed namespace reference %r: expected "TYPE:[INODE]" like "net:[4026531833]"' % (text,))
+    nstype = match.group('type')
+    if nstype not in NS_TYPES:
+        raise ProcParseError('unknown namespace type %r in %r: expected one of %s' % (nstype, text, ', '.join(NS_TYPES)))
+    return nstype, int(match.group('inode'))
+
+
+def format_ns_ref(nstype, inode):
+    return '%s:[%d]' % (nstype, inode)
+
+
+class ProcRoot:
+    """A proc filesystem (or a copy of one) at ``path``."""
+
+    def __init__(self, path='/proc'):
+        self.path = os.path.abspath(path).rstrip('/') or '/'
+
+    def pid_path(self, pid, *parts):
+        return os.path.join(self.path, str(pid), *parts)
+
+    def task_path(self, pid, tid, *parts):
+        return os.path.join(self.path, str(pid), 'task', str(tid), *parts)
+
+    def read_text(self, *parts):
+        with open(os.path.join(self.path, *parts), 'rb') as handle:
+            return handle.read().decode('utf-8', 'surrogateescape')
+
+    def is_proc_tree(self):
+        """True when the path looks like a proc tree: at least one PID dir with a stat file."""
+        try:
+            for name in os.listdir(self.path):
+                if name.isdigit() and os.path.exists(os.path.join(self.path, name, 'stat')):
+                    return True
+        except OSError:
+            return False
+        return False
+
+
+def _read(path):
+    with open(path, 'rb') as handle:
+        return handle.read().decode('utf-8', 'surrogateescape')
+
+
+# ---------------------------------------------------------------------------- PIDs/TIDs
+
+def list_pids(root):
+    """All PIDs below the proc root, sorted."""
+    return sorted(int(name) for name in os.listdir(root.path) if name.isdigit())
+
+
+def list_tids(root, pid):
+    """The thread IDs of a process (``/proc/PID/task``), sorted."""
+    return sorted(int(name) for name in os.listdir(root.pid_path(pid, 'task')) if name.isdigit())
+
+
+# ---------------------------------------------------------------------------- /proc/PID/stat
+
+class Stat:
+    __slots__ = ('pid', 'comm', 'state', 'ppid', 'starttime')
+
+    def __init__(self, pid, comm, state, ppid, starttime):
+        self.pid = pid
+        self.comm = comm
+        self.state = state
+        self.ppid = ppid
+        self.starttime = starttime
+
+
+def parse_stat(text):
+    """Parse ``/proc/PID/stat``; ``comm`` may hold spaces and parentheses."""
+    open_paren = text.find('(')
+    close_paren = text.rfind(')')
+    if open_paren < 1 or close_paren < open_paren:
+        raise ProcParseError('stat: no "(comm)" field')
+    fields = text[close_paren + 2:].split()
+    # fields[0] is field 3 (state); starttime is field 22 -> index 19.
+    if len(fields) < 20:
+        raise ProcParseError('stat: truncated, %d fields after comm' % len(fields))
+    try:
+        return Stat(
+            pid=int(text[:open_paren]),
+            comm=text[open_paren + 1:close_paren],
+            state=fields[0],
+            ppid=int(fields[1]),
+            starttime=int(fields[19]),
+        )
+    except ValueError:
+        raise ProcParseError('stat: non-numeric pid, ppid or starttime')
+
+
+def read_stat(root, pid, tid=None):
+    path = root.pid_path(pid, 'stat') if tid is None else root.task_path(pid, tid, 'stat')
+    return parse_stat(_read(path))
+
+
+# ---------------------------------------------------------------------------- /proc/PID/status
+
+class Status:
+    __slots__ = ('name', 'tgid', 'ppid', 'uids', 'gids', 'nspid', 'cap_eff', 'state')
+
+    def __init__(self):
+        self.name = None
+        self.tgid = None
+        self.ppid = None
+        self.uids = None
+        self.gids = None
+        self.nspid = None
+        self.cap_eff = None
+        self.state = None
+
+
+def _ints(key, value):
+    try:
+        return [int(part) for part in value.split()]
+    except ValueError:
+        raise ProcParseError('status: non-numeric %s %r' % (key, value))
+
+
+def parse_status(text):
+    """Parse the fields of ``/proc/PID/status`` the collection uses."""
+    status = Status()
+    for line in text.splitlines():
+        key, sep, value = line.partition(':')
+        if not sep:
+            continue
+        value = value.strip()
+        if key == 'Name':
+            status.name = value
+        elif key == 'State':
+            status.state = value.split(' ', 1)[0]
+        elif key == 'Tgid':
+            status.tgid = _ints(key, value)[0] if value else None
+        elif key == 'PPid':
+            status.ppid = _ints(key, value)[0] if value else None
+        elif key == 'Uid':
+            status.uids = _ints(key, value)
+        elif key == 'Gid':
+            status.gids = _ints(key, value)
+        elif key == 'NSpid':
+            status.nspid = _ints(key, value)
+        elif key == 'CapEff':
+            try:
+                status.cap_eff = int(value, 16)
+            except ValueError:
+                raise ProcParseError('status: CapEff is not hex: %r' % value)
+    if status.name is None:
+        raise ProcParseError('status: no Name field (truncated?)')
+    if status.nspid is not None and not status.nspid:
+        raise ProcParseError('status: empty NSpid')
+    if status.uids is not None and len(status.uids) != 4:
+        raise ProcParseError('status: Uid needs 4 fields, got %r' % (status.uids,))
+    return status
+
+
+def read_status(root, pid):
+    return parse_status(_read(root.pid_path(pid, 'status')))
+
+
+# ---------------------------------------------------------------------------- /proc/PID/cmdline
+
+def parse_cmdline(data):
+    """NUL-separated argv; a trailing NUL is normal, an empty cmdline means a kernel thread."""
+    if isinstance(data, bytes):
+        data = data.decode('utf-8', 'surrogateescape')
+    if not data:
+        return []
+    if data.endswith('\0'):
+        data = data[:-1]
+    return data.split('\0')
+
+
+def read_cmdline(root, pid):
+    with open(root.pid_path(pid, 'cmdline'), 'rb') as handle:
+        return parse_cmdline(handle.read())
+
+
+# ---------------------------------------------------------------------------- /proc/PID/cgroup
+
+class CgroupEntry:
+    __slots__ = ('hierarchy_id', 'controllers', 'path')
+
+    def __init__(self, hierarchy_id, controllers, path):
+        self.hierarchy_id = hierarchy_id
+        self.controllers = controllers
+        self.path = path
+
+    def __repr__(self):
+        return 'CgroupEntry(%d, %r, %r)' % (self.hierarchy_id, self.controllers, self.path)
+
+
+def parse_cgroup(text):
+    """``hierarchy-ID:controller-list:cgroup-path`` lines; ID 0 with no controllers is v2."""
+    entries = []
+    for line in text.splitlines():
+        if not line:
+            continue
+        parts = line.split(':', 2)
+        if len(parts) != 3:
+            raise ProcParseError('cgroup: malformed line %r' % line)
+        try:
+            hierarchy_id = int(parts[0])
+        except ValueError:
+            raise ProcParseError('cgroup: non-numeric hierarchy ID in %r' % line)
+        if not parts[2].startswith('/'):
+            raise ProcParseError('cgroup: path is not absolute in %r' % line)
+        controllers = [c for c in parts[1].split(',') if c]
+        entries.append(CgroupEntry(hierarchy_id, controllers, parts[2]))
+    return entries
+
+
+def read_cgroup(root, pid):
+    return parse_cgroup(_read(root.pid_path(pid, 'cgroup')))
+
+
+def unified_cgroup_path(entries):
+    """The v2 path (``0::/path``) of a parsed cgroup file, or None on a pure v1 host."""
+    for entry in entries:
+        if entry.hierarchy_id == 0 and not entry.controllers:
+            return entry.path
+    return None
+
+
+# ---------------------------------------------------------------------------- mountinfo
+
+_OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
+
+
+def unescape_mount_path(text):
+    """mountinfo escapes space, tab, newline and backslash as ``\\ooo``."""
+    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), text)
+
+
+class MountInfo:
+    __slots__ = ('mount_id', 'parent_id', 'major', 'minor', 'root', 'mount_point',
+                 'options', 'optional', 'fstype', 'source', 'super_options')
+
+    def __init__(self, mount_id, parent_id, major, minor, root, mount_point, options,
+                 optional, fstype, source, super_options):
+        self.mount_id = mount_id
+        self.parent_id = parent_id
+        self.major = major
+        self.minor = minor
+        self.root = root
+        self.mount_point = mount_point
+        self.options = options
+        self.optional = optional
+        self.fstype = fstype
+        self.source = source
+        self.super_options = super_options
+
+    @property
+    def dev(self):
+        return os.makedev(self.major, self.minor)
+
+
+def parse_mountinfo_line(line):
+    fields = line.split(' ')
+    try:
+        sep = fields.index('-', 6)
+    except ValueError:
+        raise ProcParseError('mountinfo: no "-" separator in %r' % line[:200])
+    if sep < 6 or len(fields) < sep + 3:
+        raise ProcParseError('mountinfo: too few fields in %r' % line[:200])
+    try:
+        mount_id = int(fields[0])
+        parent_id = int(fields[1])
+        major, minor = (int(x) for x in fields[2].split(':'))
+    except ValueError:
+        raise ProcParseError('mountinfo: bad ids or major:minor in %r' % line[:200])
+    return MountInfo(
+        mount_id=mount_id,
+        parent_id=parent_id,
+        major=major,
+        minor=minor,
+        root=unescape_mount_path(fields[3]),
+        mount_point=unescape_mount_path(fields[4]),
+        options=fields[5].split(','),
+        optional=fields[6:sep],
+        fstype=fields[sep + 1],
+        source=unescape_mount_path(fields[sep + 2]),
+        super_options=fields[sep + 3].split(',') if len(fields) > sep + 3 else [],
+    )
+
+
+def parse_mountinfo(text, errors=None):
+    """Parse mountinfo; malformed lines are skipped and appended to ``errors`` if given."""
+    mounts = []
+    for line in text.splitlines():
+        if not line:
+            continue
+        try:
+            mounts.append(parse_mountinfo_line(line))
+        except ProcParseError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+    return mounts
+
+
+def read_mountinfo(root, pid, errors=None):
+    return parse_mountinfo(_read(root.pid_path(pid, 'mountinfo')), errors)
+
+
+# ---------------------------------------------------------------------------- /proc/PID/ns
+
+def read_ns_links(root, pid, tid=None, names=NS_LINKS):
+    """``{link name: inode}`` of a process's (or task's) namespace links.
+
+    readlink is used instead of stat: it is about twice as fast and all namespaces live
+    on the one nsfs instance, so the device is the same for all (see :func:`nsfs_dev`).
+    A link that cannot be read makes the whole call fail: a partial picture of one
+    process would make nprocs wrong. Links absent on older kernels are left out.
+    """
+    base = root.pid_path(pid, 'ns') if tid is None else root.task_path(pid, tid, 'ns')
+    links = {}
+    for name in names:
+        try:
+            text = os.readlink(base + '/' + name)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT and name in FOR_CHILDREN_LINKS and os.path.isdir(base):
+                continue  # kernel without time/pid_for_children
+            if exc.errno == errno.ENOENT and name == 'time' and os.path.isdir(base):
+                continue  # kernel before 5.6 has no time namespaces
+            raise
+        nstype, inode = parse_ns_ref(text)
+        expected = FOR_CHILDREN_LINKS.get(name, name)
+        if nstype != expected:
+            raise ProcParseError('ns/%s names a %s namespace' % (name, nstype))
+        links[name] = inode
+    return links
+
+
+def read_fd_links(root, pid):
+    """``{fd number: link text}`` for a process's open files."""
+    base = root.pid_path(pid, 'fd')
+    links = {}
+    for name in os.listdir(base):
+        try:
+            links[int(name)] = os.readlink(base + '/' + name)
+        except (OSError, ValueError):
+            continue  # closed between listdir and readlink
+    return links
+
+
+def nsfs_dev():
+    """st_dev of nsfs, from the module's own namespace link (None without /proc)."""
+    try:
+        return os.stat('/proc/self/ns/net').st_dev
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------- misc
+
+def read_boot_id(root):
+    return _read(os.path.join(root.path, 'sys/kernel/random/boot_id')).strip()
+
+
+def own_cap_eff():
+    """Effective capability mask of this process (always the real /proc/self)."""
+    try:
+        return parse_status(_read('/proc/self/status')).cap_eff or 0
+    except (OSError, ProcParseError):
+        return 0
+
+
+def initial_reference_pid(root):
+    """A PID whose namespaces are the initial (host) ones, or None.
+
+    Kernel threads never leave the initial namespaces, so kthreadd (PID 2 in the initial
+    PID namespace) is the best witness; PID 1 is next (its links are often unreadable,
+    as on hosts where PID 1 is not dumpable). Discovery falls back to the oldest
+    readable process when neither can be read.
+    """
+    for pid, expected_comm in ((2, 'kthreadd'), (1, None)):
+        try:
+            stat = read_stat(root, pid)
+            if expected_comm and stat.comm != expected_comm:
+                continue
+            os.readlink(root.pid_path(pid, 'ns', 'net'))
+            return pid
+        except (OSError, ProcParseError):
+            continue
+    return None

@@ -1,0 +1,86 @@
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared fixtures for the functional tests: real kernel objects, run as root.
+
+The tests import the collection as ``ansible_collections.nsops.namespaces`` from the
+repo's ``.collections`` link (made by tools/env.sh) and run ``ansible-playbook`` from
+the interpreter's own bin directory (the repo's .venv).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(REPO, '.collections')
+_LINK = os.path.join(COLLECTIONS, 'ansible_collections', 'nsops', 'namespaces')
+if not os.path.exists(_LINK):
+    os.makedirs(os.path.dirname(_LINK), exist_ok=True)
+    os.symlink(REPO, _LINK)
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+# The real interpreter, not a pyenv shim (its discovery can pick a broken one).
+PYTHON = os.path.realpath(sys.executable)
+BIN_DIR = os.environ.get('NSOPS_ANSIBLE_BIN_DIR') or os.path.dirname(sys.executable)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason='functional tests create namespaces and need root')
+        for item in items:
+            item.add_marker(skip)
+
+
+def ansible_env(**extra):
+    env = dict(os.environ)
+    env.update({
+        'ANSIBLE_COLLECTIONS_PATH': COLLECTIONS,
+        'ANSIBLE_CONFIG': os.path.join(REPO, 'ansible.cfg'),
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_FORCE_COLOR': '0',
+        'ANSIBLE_STDOUT_CALLBACK': 'test_json',
+        'ANSIBLE_CALLBACK_PLUGINS': os.path.join(os.path.dirname(os.path.abspath(__file__)), 'callback_plugins'),
+        'ANSIBLE_LOCALHOST_WARNING': '0',
+        'ANSIBLE_INVENTORY_UNPARSED_WARNING': '0',
+        'PYTHONPATH': COLLECTIONS,
+    })
+    env.update(extra)
+    return env
+
+
+def run_playbook(tmp_path, playbook, extra_vars=None, preexec=None, check=False, env=None, timeout=300):
+    """Run a playbook (YAML text) against localhost; returns (rc, parsed json callback output)."""
+    path = tmp_path / 'playbook.yml'
+    path.write_text(textwrap.dedent(playbook))
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(
+        'all:\n  hosts:\n    localhost:\n      ansible_connection: local\n'
+        '      ansible_python_interpreter: %s\n' % PYTHON)
+    cmd = [os.path.join(BIN_DIR, 'ansible-playbook'), '-i', str(inventory), str(path)]
+    if check:
+        cmd.append('--check')
+    if extra_vars:
+        cmd += ['-e', json.dumps(extra_vars)]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), env=env or ansible_env(), capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=preexec)
+    try:
+        result = json.loads(proc.stdout[proc.stdout.index('{'):])
+    except ValueError:
+        result = None
+    if result is None:
+        raise AssertionError('ansible-playbook printed no JSON (rc %d):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+    return proc.returncode, result
+
+
+def task_results(result, task_name, host='localhost'):
+    """The result of one task (by name) of the json callback output."""
+    for play in result['plays']:
+        for task in play['tasks']:
+            if task['task']['name'] == task_name:
+                return task['hosts'][host]
+    raise KeyError(task_name)

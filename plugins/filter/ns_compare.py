@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 name: ns_compare
 short_description: Which namespaces two processes share and which differ
 version_added: 0.1.0
-author: nsops developers
+author: nsops developers (@nsops)
 description:
   - Compares the namespaces of two processes, type by type.
   - Either give the namespace facts (C(ansible_facts.namespaces) gathered with

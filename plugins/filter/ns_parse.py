@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 name: ns_parse
 short_description: Parse a namespace reference such as C(net:[4026531833])
 version_added: 0.1.0
-author: nsops developers
+author: nsops developers (@nsops)
 description:
   - Splits the text of a namespace link (what C(readlink /proc/PID/ns/TYPE) prints, and
     what C(ref) holds in the facts of M(nsops.namespaces.namespace_facts)) into its type

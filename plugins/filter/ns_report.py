@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 name: ns_report
 short_description: Render namespace facts as a readable text report
 version_added: 0.1.0
-author: nsops developers
+author: nsops developers (@nsops)
 description:
   - Turns C(ansible_facts.namespaces) from M(nsops.namespaces.namespace_facts) into a
     text report - how discovery ran, counts per type, the PID and user namespace trees

@@ -26,8 +26,8 @@ from ._model import HIERARCHICAL_TYPES, Namespace, Process
 from . import _nsfs
 from . import _procfs
 from ._procfs import (
-    DENIED, MALFORMED, NS_LINKS, NS_TYPES, OTHER, VANISHED, FOR_CHILDREN_LINKS,
-    ProcParseError, ProcRoot, classify, format_ns_ref, parse_ns_ref,
+    DENIED, MALFORMED, NS_TYPES, OTHER, VANISHED, FOR_CHILDREN_LINKS,
+    ProcParseError, ProcRoot, classify, parse_ns_ref,
 )
 
 SOURCES = ('tasks', 'fds', 'sockets', 'bind_mounts')
@@ -447,6 +447,3 @@ def to_facts(state, duration):
         facts['processes'] = [proc.to_facts() for pid, proc in sorted(state.processes.items())
                               if state.table_pids is None or pid in state.table_pids]
     return facts
-
-
-__all__ = ['discover', 'ProcRootError', 'SOURCES', 'DEFAULT_SOURCES', 'STEPS', 'format_ns_ref']

@@ -26,10 +26,10 @@ description:
     Namespaces found only by climbing that hierarchy are marked C(hidden).
   - Processes that cannot be read are skipped and counted, with a warning; processes
     that exit during the scan are normal. Neither fails the module.
-  - Can be used in O(ansible.builtin.gather_facts) through C(FACTS_MODULES)
+  - Can be used by M(ansible.builtin.gather_facts) through C(FACTS_MODULES)
     (C(ansible_facts_modules)); options then come from C(module_defaults).
 author:
-  - nsops developers
+  - nsops developers (@nsops)
 extends_documentation_fragment:
   - nsops.namespaces._attributes
   - nsops.namespaces._attributes.INFO_MODULE

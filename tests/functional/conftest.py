@@ -23,6 +23,10 @@ if not os.path.exists(_LINK):
     os.symlink(REPO, _LINK)
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+# The lab helpers: `from lab.containers import RuncLab`.
+TESTS = os.path.join(REPO, 'tests')
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
 
 # The real interpreter, not a pyenv shim (its discovery can pick a broken one).
 PYTHON = os.path.realpath(sys.executable)

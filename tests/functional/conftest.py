@@ -71,7 +71,7 @@ def run_playbook(tmp_path, playbook, extra_vars=None, preexec=None, check=False,
     if extra_vars:
         cmd += ['-e', json.dumps(extra_vars)]
     proc = subprocess.run(cmd, cwd=str(tmp_path), env=env or ansible_env(), capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=preexec)
+                          text=True, timeout=timeout, preexec_fn=preexec, check=False)
     try:
         result = json.loads(proc.stdout[proc.stdout.index('{'):])
     except ValueError:

@@ -89,27 +89,32 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import (
 )
 
 
+def _inode(value, nstype, where):
+    """An inode from an int, a string of digits or 'TYPE:[INODE]' text."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and 0 < len(text) <= 20 and int(text) > 0:
+            return int(text)
+        try:
+            parsed_type, inode = parse_ns_ref(text)
+        except ProcParseError as exc:
+            raise AnsibleFilterError('ns_compare: %s.%s: %s' % (where, nstype, exc))
+        if parsed_type != nstype:
+            raise AnsibleFilterError('ns_compare: %s.%s names a %s namespace' % (where, nstype, parsed_type))
+        return inode
+    raise AnsibleFilterError('ns_compare: %s.%s must be an inode number or "TYPE:[INODE]", got %r'
+                             % (where, nstype, value))
+
+
 def _inodes(side, what):
     """type -> inode from a mapping of type to inode or to 'TYPE:[INODE]' text."""
     if not isinstance(side, Mapping):
         raise AnsibleFilterError('ns_compare: %s must be a mapping of namespace type to inode, got %s'
                                  % (what, type(side).__name__))
-    result = {}
-    for nstype, value in side.items():
-        if nstype not in NS_TYPES:
-            continue  # pid_for_children and the like are not memberships
-        if isinstance(value, str) and not value.isdigit():
-            try:
-                parsed_type, value = parse_ns_ref(value)
-            except ProcParseError as exc:
-                raise AnsibleFilterError('ns_compare: %s.%s: %s' % (what, nstype, exc))
-            if parsed_type != nstype:
-                raise AnsibleFilterError('ns_compare: %s.%s names a %s namespace' % (what, nstype, parsed_type))
-        try:
-            result[nstype] = int(value)
-        except (TypeError, ValueError):
-            raise AnsibleFilterError('ns_compare: %s.%s must be an inode number, got %r' % (what, nstype, value))
-    return result
+    # pid_for_children and the like are not memberships: only the eight types count.
+    return dict((nstype, _inode(value, nstype, what)) for nstype, value in side.items() if nstype in NS_TYPES)
 
 
 def _process_namespaces(facts, pid):

@@ -141,6 +141,7 @@ def scan_tasks(state):
 def scan_fds(state):
     """Open fds on namespace files, and (source ``sockets``) the netns of sockets."""
     root = state.root
+    want_fds = 'fds' in state.sources
     want_sockets = 'sockets' in state.sources and state.is_procfs
     seen_sockets = set()
     for pid in list(state.processes):
@@ -150,7 +151,7 @@ def scan_fds(state):
             continue  # exited, or fds of another user without CAP_SYS_PTRACE
         sockets = []
         for fd, text in links.items():
-            if text.startswith(_NS_PREFIXES):
+            if want_fds and text.startswith(_NS_PREFIXES):
                 try:
                     nstype, inode = parse_ns_ref(text)
                 except ProcParseError:
@@ -394,7 +395,7 @@ _OPTIONAL = {'tasks': ('tasks',), 'fds': ('fds', 'sockets'), 'bind_mounts': ('bi
 
 def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None):
     """Run the pipeline; returns the ``ansible_facts.namespaces`` dict."""
-    started = time.time()
+    started = time.monotonic()
     state = Discovery(proc_root, sources, process_table, pids)
     check_proc_root(state)
     for name, step in STEPS:
@@ -402,7 +403,7 @@ def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pi
         if wanted and not any(s in state.sources for s in wanted):
             continue
         step(state)
-    return to_facts(state, time.time() - started)
+    return to_facts(state, time.monotonic() - started)
 
 
 def _self_namespaces():
@@ -428,7 +429,9 @@ def to_facts(state, duration):
                 'sys_admin': bool(cap_eff >> CAP_SYS_ADMIN & 1),
                 'sys_ptrace': bool(cap_eff >> CAP_SYS_PTRACE & 1),
             },
-            'initial_cgroup_namespace': (own.get('cgroup') == initial_cgroup) if initial_cgroup and own else None,
+            # Only meaningful when proc_root is a live procfs of this kernel.
+            'initial_cgroup_namespace': (own.get('cgroup') == initial_cgroup)
+            if state.is_procfs and initial_cgroup and own else None,
             'initial_source': state.initial_source,
             'sources': ['processes'] + list(state.sources),
             'processes_scanned': len(state.processes),

@@ -31,7 +31,8 @@ FOR_CHILDREN_LINKS = {'pid_for_children': 'pid', 'time_for_children': 'time'}
 
 NS_LINKS = NS_TYPES + tuple(sorted(FOR_CHILDREN_LINKS))
 
-_NS_REF_RE = re.compile(r'^(?P<type>[a-z_]+):\[(?P<inode>[0-9]+)\]$')
+# Inodes are 64-bit: at most 20 digits (longer text would make int() itself fail).
+_NS_REF_RE = re.compile(r'^(?P<type>[a-z_]+):\[(?P<inode>[0-9]{1,20})\]$')
 
 
 class ProcParseError(ValueError):
@@ -71,7 +72,10 @@ def parse_ns_ref(text):
     nstype = match.group('type')
     if nstype not in NS_TYPES:
         raise ProcParseError('unknown namespace type %r in %r: expected one of %s' % (nstype, text, ', '.join(NS_TYPES)))
-    return nstype, int(match.group('inode'))
+    inode = int(match.group('inode'))
+    if inode == 0:
+        raise ProcParseError('namespace reference %r has inode 0, which no namespace has' % (text,))
+    return nstype, inode
 
 
 def format_ns_ref(nstype, inode):
@@ -98,11 +102,16 @@ class ProcRoot:
         """True when the path looks like a proc tree: at least one PID dir with a stat file."""
         try:
             for name in os.listdir(self.path):
-                if name.isdigit() and os.path.exists(os.path.join(self.path, name, 'stat')):
+                if _is_number(name) and os.path.exists(os.path.join(self.path, name, 'stat')):
                     return True
         except OSError:
             return False
         return False
+
+
+def _is_number(name):
+    # isdigit() alone accepts digits like '\u00b2' that int() refuses.
+    return name.isascii() and name.isdigit()
 
 
 def _read(path):
@@ -114,12 +123,12 @@ def _read(path):
 
 def list_pids(root):
     """All PIDs below the proc root, sorted."""
-    return sorted(int(name) for name in os.listdir(root.path) if name.isdigit())
+    return sorted(int(name) for name in os.listdir(root.path) if _is_number(name))
 
 
 def list_tids(root, pid):
     """The thread IDs of a process (``/proc/PID/task``), sorted."""
-    return sorted(int(name) for name in os.listdir(root.pid_path(pid, 'task')) if name.isdigit())
+    return sorted(int(name) for name in os.listdir(root.pid_path(pid, 'task')) if _is_number(name))
 
 
 # ---------------------------------------------------------------------------- /proc/PID/stat
@@ -146,7 +155,7 @@ def parse_stat(text):
     if len(fields) < 20:
         raise ProcParseError('stat: truncated, %d fields after comm' % len(fields))
     try:
-        return Stat(
+        stat = Stat(
             pid=int(text[:open_paren]),
             comm=text[open_paren + 1:close_paren],
             state=fields[0],
@@ -155,6 +164,9 @@ def parse_stat(text):
         )
     except ValueError:
         raise ProcParseError('stat: non-numeric pid, ppid or starttime')
+    if stat.pid < 1 or stat.ppid < 0 or stat.starttime < 0:
+        raise ProcParseError('stat: negative pid, ppid or starttime')
+    return stat
 
 
 def read_stat(root, pid, tid=None):
@@ -178,11 +190,14 @@ class Status:
         self.state = None
 
 
-def _ints(key, value):
+def _ints(key, value, minimum=0):
     try:
-        return [int(part) for part in value.split()]
+        numbers = [int(part) for part in value.split()]
     except ValueError:
         raise ProcParseError('status: non-numeric %s %r' % (key, value))
+    if any(n < minimum for n in numbers):
+        raise ProcParseError('status: %s below %d in %r' % (key, minimum, value))
+    return numbers
 
 
 def parse_status(text):
@@ -206,7 +221,7 @@ def parse_status(text):
         elif key == 'Gid':
             status.gids = _ints(key, value)
         elif key == 'NSpid':
-            status.nspid = _ints(key, value)
+            status.nspid = _ints(key, value, minimum=1)
         elif key == 'CapEff':
             try:
                 status.cap_eff = int(value, 16)
@@ -328,8 +343,8 @@ def parse_mountinfo_line(line):
         sep = fields.index('-', 6)
     except ValueError:
         raise ProcParseError('mountinfo: no "-" separator in %r' % line[:200])
-    if sep < 6 or len(fields) < sep + 3:
-        raise ProcParseError('mountinfo: too few fields in %r' % line[:200])
+    if sep < 6 or len(fields) < sep + 3 or '' in fields[:sep + 3]:
+        raise ProcParseError('mountinfo: too few or empty fields in %r' % line[:200])
     try:
         mount_id = int(fields[0])
         parent_id = int(fields[1])

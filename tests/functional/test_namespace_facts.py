@@ -78,25 +78,41 @@ def lsns():
     return json.loads(out)['namespaces']
 
 
-def test_every_lsns_namespace_is_found_with_the_same_nprocs(lab):
+def lsns_mismatches():
+    """Compare one lsns -J run with the discoveries just before and after it."""
     facts = discover(sources=ALL_SOURCES)
     listed = lsns()
     facts_after = discover(sources=ALL_SOURCES)
     own = set('%s:[%d]' % item for item in facts['self'].items())
     assert len(listed) >= 8 + 8
+    problems = []
     for entry in listed:
         ref = '%s:[%d]' % (entry['type'], entry['ns'])
         assert ref in facts['namespaces'], ref
         record = facts['namespaces'][ref]
         assert record['type'] == entry['type'] and record['inode'] == entry['ns']
+        counts = (record['nprocs'], facts_after['namespaces'].get(ref, record)['nprocs'])
         if ref in own:
             # Processes come and go in the host namespaces (lsns itself among them):
             # lsns's count must lie between the counts of the discoveries around it.
-            counts = (record['nprocs'], facts_after['namespaces'][ref]['nprocs'])
-            assert min(counts) - 3 <= entry['nprocs'] <= max(counts) + 3, (ref, counts, entry['nprocs'])
+            if not min(counts) - 2 <= entry['nprocs'] <= max(counts) + 2:
+                problems.append((ref, counts, entry['nprocs']))
         else:
-            assert entry['nprocs'] in (record['nprocs'], facts_after['namespaces'][ref]['nprocs']), ref
+            assert entry['nprocs'] in counts, (ref, counts, entry)
             assert record['pid'] == entry['pid'], ref
+    return problems
+
+
+def test_every_lsns_namespace_is_found_with_the_same_nprocs(lab):
+    # The lab's namespaces must match exactly every time; the host's own namespaces,
+    # where other processes come and go, in at least one of ten tries.
+    problems = []
+    for dummy in range(10):
+        problems.append(lsns_mismatches())
+        if not problems[-1]:
+            break
+        time.sleep(0.5)
+    assert [] in problems, problems
 
 
 def test_lab_namespaces_and_their_references(lab):

@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The namespace_facts module, driven through ansible.module_utils.testing.patch_module_args."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import pathlib
+
+import pytest
+
+from ansible.module_utils import _internal as ansible_internal
+from ansible.module_utils.common import warnings as ansible_warnings
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.nsops.namespaces.plugins.modules import namespace_facts
+from ansible_collections.nsops.namespaces.tests.unit.plugins.module_utils.proc_fixture import (
+    C_NET, INIT, assert_valid, container_host, ns_ref, scratch_dir,
+)
+
+
+@pytest.fixture(autouse=True)
+def module_side(monkeypatch):
+    """Run as on a target host, without warnings left over from other tests.
+
+    Importing controller code (ansible.errors, as the filter tests do) in the same pytest
+    process flips ``is_controller``, and module warnings then go to the controller display
+    instead of the module result. Module warnings live in a process-wide dict.
+    """
+    monkeypatch.setattr(ansible_internal, 'is_controller', False)
+    monkeypatch.setattr(ansible_warnings, '_global_warnings', {})
+    monkeypatch.setattr(ansible_warnings, '_global_deprecations', {}, raising=False)
+
+
+@pytest.fixture
+def proc_root():
+    with scratch_dir() as path:
+        yield str(container_host(pathlib.Path(path) / 'proc'))
+
+
+def run_module(capsys, args):
+    """Run main() with ``args``; returns (exit code, parsed JSON result)."""
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as info:
+            namespace_facts.main()
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    return info.value.code, result
+
+
+def warning_texts(result):
+    texts = []
+    for warning in result.get('warnings') or []:
+        texts.append(warning if isinstance(warning, str) else warning['event']['msg'])
+    return texts
+
+
+def without_duration(facts):
+    facts = json.loads(json.dumps(facts))
+    del facts['discovery']['duration']
+    return facts
+
+
+class TestSuccess:
+
+    def test_default_run_on_fixture(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root})
+        assert 'failed' not in result, result.get('msg')
+        assert code == 0
+        assert result['changed'] is False
+        facts = result['ansible_facts']['namespaces']
+        assert_valid(facts)
+        assert facts['discovery']['proc_root'] == proc_root
+        assert facts['discovery']['sources'] == ['processes', 'tasks', 'fds', 'bind_mounts']
+        assert facts['namespaces'][ns_ref('net', C_NET)]['nprocs'] == 3
+        assert facts['initial'] == INIT
+        assert 'processes' not in facts
+        # the discovery warnings are module warnings too
+        assert any('not a mounted procfs' in w and proc_root in w for w in warning_texts(result))
+
+    def test_check_mode_is_identical(self, capsys, proc_root):
+        dummy, normal = run_module(capsys, {'proc_root': proc_root})
+        code, checked = run_module(capsys, {'proc_root': proc_root, '_ansible_check_mode': True})
+        assert code == 0
+        assert checked['changed'] is False
+        assert without_duration(checked['ansible_facts']['namespaces']) == without_duration(normal['ansible_facts']['namespaces'])
+
+    def test_process_table(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'processes': True})
+        assert code == 0
+        facts = result['ansible_facts']['namespaces']
+        assert_valid(facts)
+        assert [p['pid'] for p in facts['processes']] == [1, 2, 100, 200, 250, 260, 400, 500, 600]
+
+    def test_pids_turn_on_the_table(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'pids': [200, '250']})
+        assert code == 0
+        facts = result['ansible_facts']['namespaces']
+        assert [p['pid'] for p in facts['processes']] == [200, 250]
+        assert facts['processes'][0]['nspid'] == [200, 1]
+
+    def test_sources_option(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'sources': ['fds']})
+        assert code == 0
+        assert result['ansible_facts']['namespaces']['discovery']['sources'] == ['processes', 'fds']
+
+    def test_empty_sources(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'sources': []})
+        assert code == 0
+        assert result['ansible_facts']['namespaces']['discovery']['sources'] == ['processes']
+
+    def test_invalid_utf8_in_proc_files(self, capsys):
+        with scratch_dir() as path:
+            tree = container_host(pathlib.Path(path) / 'proc')
+            tree.add_process(700, comm='odd', ppid=1, starttime=3, ns={'uts': 4026539500},
+                             cmdline=b'\xff\xfe\x00--flag\x00')
+            code, result = run_module(capsys, {'proc_root': tree.path})
+        assert code == 0
+        record = result['ansible_facts']['namespaces']['namespaces'][ns_ref('uts', 4026539500)]
+        assert record['command'].endswith(' --flag')
+
+    @pytest.mark.skipif(not os.path.exists('/proc/self/ns/net'), reason='needs Linux /proc')
+    def test_real_proc(self, capsys):
+        code, result = run_module(capsys, {})
+        assert code == 0
+        facts = result['ansible_facts']['namespaces']
+        assert_valid(facts)
+        assert facts['discovery']['proc_root'] == '/proc'
+        assert facts['discovery']['procfs'] is True
+        assert ns_ref('net', facts['self']['net']) in facts['namespaces']
+
+
+class TestFailures:
+
+    def test_wrong_element_type(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'pids': ['x']})
+        assert code == 1
+        assert result['failed'] is True
+        assert 'pids' in result['msg'] and 'int' in result['msg']
+        assert 'ansible_facts' not in result
+
+    def test_wrong_type(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'processes': 'maybe'})
+        assert code == 1
+        assert result['failed'] is True
+        assert 'processes' in result['msg']
+
+    def test_unknown_option(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'bogus': 1})
+        assert code == 1
+        assert result['failed'] is True
+        assert 'Unsupported parameters' in result['msg'] and 'bogus' in result['msg']
+
+    def test_bad_source_choice(self, capsys, proc_root):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'sources': ['tasks', 'nope']})
+        assert code == 1
+        assert 'sources' in result['msg'] and 'nope' in result['msg']
+
+    def test_proc_root_not_procfs(self, capsys):
+        with scratch_dir() as path:
+            code, result = run_module(capsys, {'proc_root': path})
+        assert code == 1
+        assert result['failed'] is True
+        assert path in result['msg']
+        assert 'not a procfs' in result['msg']
+
+    def test_proc_root_missing(self, capsys):
+        with scratch_dir() as path:
+            missing = os.path.join(path, 'host', 'proc')
+            code, result = run_module(capsys, {'proc_root': missing})
+        assert code == 1
+        assert missing in result['msg']
+
+    @pytest.mark.parametrize('pids, shown', [([0], '0'), ([5, -3], '-3'), ([0, -1], '0, -1')])
+    def test_non_positive_pids(self, capsys, proc_root, pids, shown):
+        code, result = run_module(capsys, {'proc_root': proc_root, 'pids': pids})
+        assert code == 1
+        assert result['failed'] is True
+        assert 'pids must be positive' in result['msg']
+        assert result['msg'].endswith(shown)
+        assert 'ansible_facts' not in result

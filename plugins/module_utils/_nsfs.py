@@ -61,7 +61,12 @@ _libc = None
 def libc():
     global _libc  # pylint: disable=global-statement
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        # The libc already linked into Python; find_library() runs ldconfig (slow).
+        try:
+            _libc = ctypes.CDLL(None, use_errno=True)
+            _libc.setns  # pylint: disable=pointless-statement
+        except (OSError, AttributeError):
+            _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
     return _libc
 
 

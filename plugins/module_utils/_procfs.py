@@ -177,7 +177,7 @@ def read_stat(root, pid, tid=None):
 # ---------------------------------------------------------------------------- /proc/PID/status
 
 class Status:
-    __slots__ = ('name', 'tgid', 'ppid', 'uids', 'gids', 'nspid', 'cap_eff', 'state')
+    __slots__ = ('name', 'tgid', 'ppid', 'uids', 'gids', 'nspid', 'cap_eff', 'sig_cgt', 'state')
 
     def __init__(self):
         self.name = None
@@ -187,6 +187,7 @@ class Status:
         self.gids = None
         self.nspid = None
         self.cap_eff = None
+        self.sig_cgt = None     # mask of signals with a handler (bit N-1 for signal N)
         self.state = None
 
 
@@ -222,11 +223,15 @@ def parse_status(text):
             status.gids = _ints(key, value)
         elif key == 'NSpid':
             status.nspid = _ints(key, value, minimum=1)
-        elif key == 'CapEff':
+        elif key in ('CapEff', 'SigCgt'):
             try:
-                status.cap_eff = int(value, 16)
+                mask = int(value, 16)
             except ValueError:
-                raise ProcParseError('status: CapEff is not hex: %r' % value)
+                raise ProcParseError('status: %s is not hex: %r' % (key, value))
+            if key == 'CapEff':
+                status.cap_eff = mask
+            else:
+                status.sig_cgt = mask
     if status.name is None:
         raise ProcParseError('status: no Name field (truncated?)')
     if status.nspid is not None and not status.nspid:

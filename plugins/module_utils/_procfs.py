@@ -100,6 +100,10 @@ class ProcRoot:
 
     def is_proc_tree(self):
         """True when the path looks like a proc tree: at least one PID dir with a stat file."""
+        # Cheap checks first: listing a real /proc costs as much as the host has processes.
+        for name in ('self', '1', '2'):
+            if os.path.exists(os.path.join(self.path, name, 'stat')):
+                return True
         try:
             for name in os.listdir(self.path):
                 if _is_number(name) and os.path.exists(os.path.join(self.path, name, 'stat')):
@@ -454,20 +458,18 @@ def own_cap_eff():
 
 
 def initial_reference_pid(root):
-    """A PID whose namespaces are the initial (host) ones, or None.
+    """kthreadd's PID when it is readable: its namespaces are the initial (host) ones.
 
-    Kernel threads never leave the initial namespaces, so kthreadd (PID 2 in the initial
-    PID namespace) is the best witness; PID 1 is next (its links are often unreadable,
-    as on hosts where PID 1 is not dumpable). Discovery falls back to the oldest
-    readable process when neither can be read.
+    Kernel threads never leave the initial namespaces, and kthreadd is PID 2 of the
+    initial PID namespace. None when it is not visible (a proc root of a child PID
+    namespace) or not readable: then no process proves what "initial" is, and PID 1
+    in particular proves nothing inside a container. Discovery then falls back to the
+    oldest readable process and says so.
     """
-    for pid, expected_comm in ((2, 'kthreadd'), (1, None)):
-        try:
-            stat = read_stat(root, pid)
-            if expected_comm and stat.comm != expected_comm:
-                continue
-            os.readlink(root.pid_path(pid, 'ns', 'net'))
-            return pid
-        except (OSError, ProcParseError):
-            continue
-    return None
+    try:
+        if read_stat(root, 2).comm != 'kthreadd':
+            return None
+        os.readlink(root.pid_path(2, 'ns', 'net'))
+    except (OSError, ProcParseError):
+        return None
+    return 2

@@ -556,7 +556,8 @@ class TestReaders:
         tree = ProcTree(proc_dir)
         tree.add_process(1, comm='init', ppid=0)
         tree.add_process(2, comm='bash', ppid=1)   # a container: pid 2 is no kernel thread
-        assert _procfs.initial_reference_pid(ProcRoot(tree.path)) == 1
+        # PID 1 of a container proves nothing about the host's namespaces.
+        assert _procfs.initial_reference_pid(ProcRoot(tree.path)) is None
 
     def test_initial_reference_pid_none(self, proc_dir):
         tree = ProcTree(proc_dir)

@@ -14,27 +14,12 @@ import pathlib
 
 import pytest
 
-from ansible.module_utils import _internal as ansible_internal
-from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nsops.namespaces.plugins.modules import namespace_facts
 from ansible_collections.nsops.namespaces.tests.unit.plugins.module_utils.proc_fixture import (
     C_NET, INIT, assert_valid, container_host, ns_ref, scratch_dir,
 )
-
-
-@pytest.fixture(autouse=True)
-def module_side(monkeypatch):
-    """Run as on a target host, without warnings left over from other tests.
-
-    Importing controller code (ansible.errors, as the filter tests do) in the same pytest
-    process flips ``is_controller``, and module warnings then go to the controller display
-    instead of the module result. Module warnings live in a process-wide dict.
-    """
-    monkeypatch.setattr(ansible_internal, 'is_controller', False)
-    monkeypatch.setattr(ansible_warnings, '_global_warnings', {})
-    monkeypatch.setattr(ansible_warnings, '_global_deprecations', {}, raising=False)
 
 
 @pytest.fixture

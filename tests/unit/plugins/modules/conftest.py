@@ -1,0 +1,27 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fixtures for every module test."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible.module_utils import _internal as ansible_internal
+from ansible.module_utils.common import warnings as ansible_warnings
+
+
+@pytest.fixture(autouse=True)
+def module_side(monkeypatch):
+    """Run as on a target host, without warnings left over from other tests.
+
+    Importing controller code (ansible.errors, as the filter tests do) in the same pytest
+    process flips ``is_controller``, and module warnings then go to the controller display
+    instead of the module result. Module warnings live in a process-wide dict.
+    """
+    monkeypatch.setattr(ansible_internal, 'is_controller', False)
+    monkeypatch.setattr(ansible_warnings, '_global_warnings', {})
+    monkeypatch.setattr(ansible_warnings, '_global_deprecations', {}, raising=False)

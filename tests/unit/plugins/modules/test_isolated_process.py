@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The isolated_process module as Ansible runs it: argument checks and result plumbing."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.nsops.namespaces.plugins.module_utils import _isolation
+from ansible_collections.nsops.namespaces.plugins.modules import isolated_process
+
+
+def run_module(args, capsys, **flags):
+    args = dict(args)
+    for key, value in flags.items():
+        args['_ansible_' + key] = value
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            isolated_process.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'name': 'web'}, 'state is present but all of the following are missing: command'),
+    ({'name': 'web', 'state': 'restarted'}, 'state is restarted but all of the following are missing: command'),
+    ({'name': 'web', 'command': ['true'], 'namespaces': ['pid', 'bogus']}, 'value of namespaces must be one or more'),
+    ({'name': 'web', 'command': ['true'], 'memory_max': '64M'}, "missing parameter(s) required by 'memory_max': cgroup"),
+    ({'name': 'web', 'command': ['true'], 'map_root_user': True, 'uid_map': [{'inside': 0, 'outside': 0,
+                                                                              'count': 1}]},
+     'parameters are mutually exclusive: map_root_user|uid_map'),
+    ({'name': 'web', 'state': 'gone'}, 'value of state must be one of'),
+])
+def test_argument_errors(args, message, capsys):
+    result = run_module(args, capsys)
+    assert result['failed'] is True
+    assert message in result['msg']
+
+
+def test_isolation_errors_become_fail_json(capsys, monkeypatch):
+    monkeypatch.setattr(_isolation, 'own_cap_eff', lambda: 0)
+    result = run_module({'name': 'web', 'command': ['true']}, capsys)
+    assert result['failed'] is True
+    assert 'needs CAP_SYS_ADMIN' in result['msg'] and 'become: true' in result['msg']
+
+
+def test_hostname_without_uts(capsys, monkeypatch):
+    monkeypatch.setattr(_isolation, 'own_cap_eff', lambda: 1 << 21)
+    result = run_module({'name': 'web', 'command': ['true'], 'hostname': 'box', 'namespaces': ['pid']}, capsys)
+    assert result['msg'].startswith('hostname needs a new uts namespace: add uts to namespaces')
+
+
+def test_result_and_diff_plumbing(capsys, monkeypatch):
+    seen = {}
+
+    def fake_converge(params, check_mode=False):
+        seen.update(params=params, check_mode=check_mode)
+        return {'changed': True, 'action': 'start', 'name': 'web', 'state': 'present', 'pid': 7, 'ns_pid': 1,
+                'namespaces': {}, 'log_path': '/l', 'cgroup': None, 'persisted_namespaces': {},
+                'diff': {'before': {'state': 'absent'}, 'after': {'state': 'present'}},
+                'warnings': ['careful']}
+
+    monkeypatch.setattr(isolated_process, 'converge', fake_converge)
+    result = run_module({'name': 'web', 'command': ['sleep', '1']}, capsys, check_mode=True)
+    assert seen['check_mode'] is True
+    assert seen['params']['namespaces'] == ['pid', 'mnt', 'uts', 'ipc', 'net']
+    assert seen['params']['stop_timeout'] == 10
+    assert 'diff' not in result
+    assert 'careful' in json.dumps(result['warnings'])  # 2.19 wraps warnings in event objects
+    assert result['pid'] == 7
+    result = run_module({'name': 'web', 'command': ['sleep', '1']}, capsys, diff=True)
+    assert result['diff'] == {'before': {'state': 'absent'}, 'after': {'state': 'present'}}

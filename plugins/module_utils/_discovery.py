@@ -46,9 +46,16 @@ class ProcRootError(Exception):
 class Discovery:
     """The state the steps share."""
 
-    def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None):
+    def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None,
+                 types=NS_TYPES):
         self.root = ProcRoot(proc_root)
         self.sources = tuple(s for s in SOURCES if s in sources)
+        self.types = tuple(t for t in NS_TYPES if t in types)
+        # Links read per process: the types asked for, their *_for_children links, and
+        # mnt when bind mounts are to be found (they are read per mount namespace).
+        read = set(self.types) | ({'mnt'} if 'bind_mounts' in self.sources else set())
+        self.link_names = tuple(t for t in NS_TYPES if t in read) + tuple(
+            link for link, nstype in sorted(FOR_CHILDREN_LINKS.items()) if nstype in read)
         self.process_table = process_table or bool(pids)
         self.table_pids = set(pids) if pids else None
         self.is_procfs = False
@@ -102,7 +109,7 @@ def scan_processes(state):
     for pid in _procfs.list_pids(root):
         try:
             stat = _procfs.read_stat(root, pid)
-            links = _procfs.read_ns_links(root, pid)
+            links = _procfs.read_ns_links(root, pid, names=state.link_names)
         except (OSError, ProcParseError) as exc:
             state.skip(exc)
             continue
@@ -128,7 +135,7 @@ def scan_tasks(state):
             if tid == pid:
                 continue
             try:
-                links = _procfs.read_ns_links(root, pid, tid, NS_TYPES)
+                links = _procfs.read_ns_links(root, pid, tid, state.types)
             except (OSError, ProcParseError) as exc:
                 if classify(exc) == MALFORMED:
                     state.malformed_files += 1
@@ -142,7 +149,7 @@ def scan_fds(state):
     """Open fds on namespace files, and (source ``sockets``) the netns of sockets."""
     root = state.root
     want_fds = 'fds' in state.sources
-    want_sockets = 'sockets' in state.sources and state.is_procfs
+    want_sockets = 'sockets' in state.sources and state.is_procfs and 'net' in state.types
     seen_sockets = set()
     for pid in list(state.processes):
         try:
@@ -157,7 +164,8 @@ def scan_fds(state):
                 except ProcParseError:
                     state.malformed_files += 1
                     continue
-                state.namespace(nstype, inode).fds.append((pid, fd))
+                if nstype in state.types:
+                    state.namespace(nstype, inode).fds.append((pid, fd))
             elif want_sockets and text.startswith('socket:['):
                 if text not in seen_sockets:
                     seen_sockets.add(text)
@@ -218,7 +226,8 @@ def _record_bind_mounts(state, mnt_ref, text):
         except ProcParseError:
             state.malformed_files += 1
             continue
-        state.namespace(nstype, inode).bind_mounts.append((mnt_ref, mount.mount_point))
+        if nstype in state.types:
+            state.namespace(nstype, inode).bind_mounts.append((mnt_ref, mount.mount_point))
 
 
 def resolve_hierarchy(state):
@@ -321,7 +330,7 @@ def find_initial(state):
         state.initial_source = 'pid %d (oldest readable process)' % pid
     else:
         return
-    state.initial = dict((t, i) for t, i in state.processes[pid].links.items() if t in NS_TYPES)
+    state.initial = dict((t, i) for t, i in state.processes[pid].links.items() if t in state.types)
 
 
 def build_process_table(state):
@@ -393,10 +402,14 @@ STEPS = (
 _OPTIONAL = {'tasks': ('tasks',), 'fds': ('fds', 'sockets'), 'bind_mounts': ('bind_mounts',)}
 
 
-def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None):
-    """Run the pipeline; returns the ``ansible_facts.namespaces`` dict."""
+def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None, types=NS_TYPES):
+    """Run the pipeline; returns the ``ansible_facts.namespaces`` dict.
+
+    ``types`` limits the namespace types reported (like ``lsns -t``); fewer types mean
+    fewer links read per process.
+    """
     started = time.monotonic()
-    state = Discovery(proc_root, sources, process_table, pids)
+    state = Discovery(proc_root, sources, process_table, pids, types)
     check_proc_root(state)
     for name, step in STEPS:
         wanted = _OPTIONAL.get(name)
@@ -418,7 +431,10 @@ def to_facts(state, duration):
     cap_eff = _procfs.own_cap_eff()
     own = _self_namespaces()
     initial_cgroup = state.initial.get('cgroup')
-    ordered = sorted(state.namespaces.values(), key=lambda n: (n.type, n.inode))
+    # A mount namespace read only to find bind mounts, or an owner found by climbing,
+    # is left out when its type was not asked for.
+    ordered = sorted((ns for ns in state.namespaces.values() if ns.type in state.types),
+                     key=lambda n: (n.type, n.inode))
     facts = {
         'discovery': {
             'proc_root': state.root.path,
@@ -434,6 +450,7 @@ def to_facts(state, duration):
             if state.is_procfs and initial_cgroup and own else None,
             'initial_source': state.initial_source,
             'sources': ['processes'] + list(state.sources),
+            'types': list(state.types),
             'processes_scanned': len(state.processes),
             'skipped': dict(state.skipped),
             'malformed_entries': state.malformed_files,

@@ -542,7 +542,8 @@ def socket_info(proc_root, query):
     started = time.time()
     root = ProcRoot(proc_root)
     notes = []
-    facts = discover(proc_root=root.path, sources=('bind_mounts',))
+    # mnt too: a bind-mounted netns is entered through a process of its mount namespace.
+    facts = discover(proc_root=root.path, sources=('bind_mounts',), types=('mnt', 'net'))
     notes.extend(facts['discovery']['warnings'])
     fds = scan_fds(root, list_pids(root))
     if fds.unreadable:

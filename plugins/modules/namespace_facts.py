@@ -51,6 +51,14 @@ options:
     elements: str
     choices: [tasks, fds, sockets, bind_mounts]
     default: [tasks, fds, bind_mounts]
+  types:
+    description:
+      - The namespace types to report, like C(lsns --type). Fewer types read fewer
+        links per process. Owners and parents may name user or PID namespaces left out.
+    type: list
+    elements: str
+    choices: [cgroup, ipc, mnt, net, pid, time, user, uts]
+    default: [cgroup, ipc, mnt, net, pid, time, user, uts]
   processes:
     description:
       - Also return the process table (C(processes)) with PID, parent PID, name, command
@@ -105,6 +113,10 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ ansible_facts.namespaces | nsops.namespaces.ns_compare(1234, 5678) }}"
 
+- name: Only network namespaces, like lsns -t net
+  nsops.namespaces.namespace_facts:
+    types: [net]
+
 - name: Read the host's /proc from a privileged container
   nsops.namespaces.namespace_facts:
     proc_root: /host/proc
@@ -147,6 +159,7 @@ ansible_facts:
             initial_cgroup_namespace: true
             initial_source: pid 2 (kthreadd)
             sources: [processes, tasks, fds, bind_mounts]
+            types: [cgroup, ipc, mnt, net, pid, time, user, uts]
             processes_scanned: 212
             skipped: {permission_denied: 0, vanished: 1, malformed: 0, error: 0}
             malformed_entries: 0
@@ -231,6 +244,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import (
     DEFAULT_SOURCES, SOURCES, ProcRootError, discover,
 )
+from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import NS_TYPES
 
 
 def main():
@@ -238,6 +252,7 @@ def main():
         argument_spec=dict(
             proc_root=dict(type='path', default='/proc'),
             sources=dict(type='list', elements='str', choices=list(SOURCES), default=list(DEFAULT_SOURCES)),
+            types=dict(type='list', elements='str', choices=list(NS_TYPES), default=list(NS_TYPES)),
             processes=dict(type='bool', default=False),
             pids=dict(type='list', elements='int', default=[]),
         ),
@@ -252,6 +267,7 @@ def main():
             sources=module.params['sources'],
             process_table=module.params['processes'],
             pids=module.params['pids'],
+            types=module.params['types'],
         )
     except ProcRootError as exc:
         module.fail_json(msg=str(exc))

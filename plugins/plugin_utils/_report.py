@@ -25,7 +25,7 @@ def _short(text, width=_COMMAND_WIDTH):
     return text if len(text) <= width else text[:width - 1] + '\u2026'
 
 
-def _describe(ns):
+def describe_namespace(ns):
     """One line of facts about a namespace after its reference."""
     parts = ['%d procs' % ns.get('nprocs', 0)]
     if ns.get('pid'):
@@ -54,7 +54,7 @@ def _tree_lines(nstype, namespaces, roots):
         if ns is None:
             return
         branch = '' if depth == 0 else (prefix + ('\u2514\u2500 ' if last else '\u251c\u2500 '))
-        lines.append('%s%s  %s' % (branch, ref, _describe(ns)))
+        lines.append('%s%s  %s' % (branch, ref, describe_namespace(ns)))
         children = [c for c in ns.get('children') or [] if c in namespaces]
         child_prefix = '' if depth == 0 else prefix + ('   ' if last else '\u2502  ')
         for index, child in enumerate(children):
@@ -97,7 +97,7 @@ def render_text(facts, host=None):
         lines.append('')
         lines.append('%s namespaces (%d)' % (nstype.upper(), len(by_type[nstype])))
         for ns in by_type[nstype]:
-            lines.append('  %s  %s' % (ns.get('ref'), _describe(ns)))
+            lines.append('  %s  %s' % (ns.get('ref'), describe_namespace(ns)))
             for mount in ns.get('bind_mounts') or []:
                 lines.append('      bind mount %s (in %s)' % (mount.get('path'), mount.get('mnt_ns')))
     warnings = discovery.get('warnings') or []

@@ -375,3 +375,16 @@ def test_playbook_and_check_mode(lab, tmp_path):
         comparison = task_results(result, 'compare')['msg']
         assert comparison['different'] == ['pid']
         assert comparison['shared'] == ['cgroup', 'ipc', 'mnt', 'net', 'time', 'user', 'uts']
+
+
+def test_types_limit_what_is_read_and_reported(lab):
+    facts = discover(types=['net'], sources=ALL_SOURCES)
+    validate(facts)
+    assert set(ns['type'] for ns in facts['namespaces'].values()) == {'net'}
+    assert facts['discovery']['types'] == ['net']
+    assert set(facts['initial']) == {'net'}
+    full_net = 'net:[%d]' % ns_inode(lab['full'], 'net')
+    assert facts['namespaces'][full_net] == discover(sources=ALL_SOURCES)['namespaces'][full_net]
+    # The bind-mounted netns is still found although mnt is not reported.
+    assert any(ns['bind_mounts'] for ns in facts['namespaces'].values())
+    assert facts['roots'] == {'pid': [], 'user': []}

@@ -53,7 +53,7 @@ def small_facts():
             'proc_root': '/proc', 'procfs': True, 'kernel': '6.1.0-test',
             'capabilities': {'effective': '000001ffffffffff', 'sys_admin': True, 'sys_ptrace': False},
             'initial_cgroup_namespace': True, 'initial_source': 'pid 2 (kthreadd)',
-            'sources': ['processes', 'tasks', 'fds', 'bind_mounts'], 'processes_scanned': 7,
+            'sources': ['processes', 'tasks', 'fds', 'bind_mounts'], 'types': ['pid', 'user'], 'processes_scanned': 7,
             'skipped': {'permission_denied': 3, 'vanished': 1, 'malformed': 0, 'error': 0},
             'malformed_entries': 0,
             'warnings': ['3 processes could not be read (permission denied) and were skipped'],

@@ -32,7 +32,9 @@ __metaclass__ = type
 from collections.abc import Mapping
 
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._plain_data import plain
-from ansible_collections.nsops.namespaces.plugins.plugin_utils._report import NS_TYPES, TREE_TYPES, describe_namespace
+from ansible_collections.nsops.namespaces.plugins.plugin_utils._report import (
+    NS_TYPES, TREE_TYPES, describe_namespace, tree_rows,
+)
 
 REPORT_VERSION = 1
 STATUSES = ('ok', 'failed', 'unreachable')
@@ -119,33 +121,17 @@ def _namespace_summary(facts):
 
 def _tree(namespaces, roots):
     """Rows of one namespace tree, depth first, with the box-drawing prefix of ns_report."""
-    rows = []
-    seen = set()
-
-    def walk(ref, prefix, last, depth):
-        ns = namespaces.get(ref)
-        if ns is None or ref in seen:
-            return
-        seen.add(ref)
-        rows.append({
-            'depth': depth,
-            'prefix': '' if depth == 0 else prefix + ('\u2514\u2500 ' if last else '\u251c\u2500 '),
-            'ref': ref,
-            'nprocs': ns.get('nprocs', 0),
-            'pid': ns.get('pid'),
-            'command': ns.get('command'),
-            'owner_uid': ns.get('owner_uid'),
-            'hidden': bool(ns.get('hidden')),
-            'summary': describe_namespace(ns),
-        })
-        children = [c for c in ns.get('children') or [] if c in namespaces]
-        child_prefix = '' if depth == 0 else prefix + ('   ' if last else '\u2502  ')
-        for index, child in enumerate(children):
-            walk(child, child_prefix, index == len(children) - 1, depth + 1)
-
-    for root in roots:
-        walk(root, '', True, 0)
-    return rows
+    return [{
+        'depth': depth,
+        'prefix': prefix,
+        'ref': ref,
+        'nprocs': ns.get('nprocs', 0),
+        'pid': ns.get('pid'),
+        'command': ns.get('command'),
+        'owner_uid': ns.get('owner_uid'),
+        'hidden': bool(ns.get('hidden')),
+        'summary': describe_namespace(ns),
+    } for depth, prefix, ref, ns in tree_rows(namespaces, roots)]
 
 
 def _trees(facts):

@@ -46,15 +46,21 @@ def describe_namespace(ns):
     return '  '.join(parts)
 
 
-def _tree_lines(nstype, namespaces, roots):
-    lines = []
+def tree_rows(namespaces, roots):
+    """Depth-first rows of a namespace tree: (depth, drawing prefix, ref, record).
+
+    The prefix draws the branches (``├─``, ``└─``, ``│``); a namespace is visited once
+    even if facts were to name it twice.
+    """
+    rows = []
+    seen = set()
 
     def walk(ref, prefix, last, depth):
         ns = namespaces.get(ref)
-        if ns is None:
+        if ns is None or ref in seen:
             return
-        branch = '' if depth == 0 else (prefix + ('\u2514\u2500 ' if last else '\u251c\u2500 '))
-        lines.append('%s%s  %s' % (branch, ref, describe_namespace(ns)))
+        seen.add(ref)
+        rows.append((depth, '' if depth == 0 else prefix + ('\u2514\u2500 ' if last else '\u251c\u2500 '), ref, ns))
         children = [c for c in ns.get('children') or [] if c in namespaces]
         child_prefix = '' if depth == 0 else prefix + ('   ' if last else '\u2502  ')
         for index, child in enumerate(children):
@@ -62,7 +68,11 @@ def _tree_lines(nstype, namespaces, roots):
 
     for root in roots:
         walk(root, '', True, 0)
-    return lines
+    return rows
+
+
+def _tree_lines(namespaces, roots):
+    return ['%s%s  %s' % (prefix, ref, describe_namespace(ns)) for dummy, prefix, ref, ns in tree_rows(namespaces, roots)]
 
 
 def render_text(facts, host=None):
@@ -90,7 +100,7 @@ def render_text(facts, host=None):
         roots = (facts.get('roots') or {}).get(nstype) or []
         lines.append('')
         lines.append('%s namespaces (tree, %d root%s)' % (nstype.upper(), len(roots), '' if len(roots) == 1 else 's'))
-        lines.extend('  ' + line for line in _tree_lines(nstype, namespaces, roots))
+        lines.extend('  ' + line for line in _tree_lines(namespaces, roots))
     for nstype in NS_TYPES:
         if nstype in TREE_TYPES:
             continue

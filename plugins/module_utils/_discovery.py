@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import platform
 import time
 
 from ._model import HIERARCHICAL_TYPES, Namespace, Process
@@ -106,27 +105,42 @@ def check_proc_root(state):
 def scan_processes(state):
     """Every process: stat (ppid, starttime) and its namespace links."""
     root = state.root
+    processes = state.processes
+    names = state.link_names
+    read_stat = _procfs.read_stat
+    read_ns_links = _procfs.read_ns_links
+    # Processes with the same links (siblings, mostly) share one list of member lists.
+    groups = {}
     for pid in _procfs.list_pids(root):
         try:
-            stat = _procfs.read_stat(root, pid)
-            links = _procfs.read_ns_links(root, pid, names=state.link_names)
+            stat = read_stat(root, pid)
+            links = read_ns_links(root, pid, names=names)
         except (OSError, ProcParseError) as exc:
             state.skip(exc)
             continue
-        proc = state.processes[pid] = Process(pid, stat.ppid, stat.comm, stat.starttime, links)
-        for name, inode in links.items():
-            if name in FOR_CHILDREN_LINKS:
-                nstype = FOR_CHILDREN_LINKS[name]
-                if inode != links.get(nstype):
-                    state.namespace(nstype, inode).for_children.append(pid)
-            else:
-                state.namespace(name, inode).pids.append(proc.pid)
+        proc = processes[pid] = Process(pid, stat.ppid, stat.comm, stat.starttime, links)
+        proc.num_threads = stat.num_threads
+        key = tuple(links.items())
+        targets = groups.get(key)
+        if targets is None:
+            targets = groups[key] = []
+            for name, inode in key:
+                if name in FOR_CHILDREN_LINKS:
+                    nstype = FOR_CHILDREN_LINKS[name]
+                    if inode != links.get(nstype):
+                        targets.append(state.namespace(nstype, inode).for_children)
+                else:
+                    targets.append(state.namespace(name, inode).pids)
+        for members in targets:
+            members.append(pid)
 
 
 def scan_tasks(state):
     """Threads whose namespaces differ from their process's (setns by one thread)."""
     root = state.root
     for pid, proc in list(state.processes.items()):
+        if proc.num_threads == 1 and state.is_procfs:
+            continue  # single-threaded when stat was read (a live procfs): no thread can differ
         try:
             tids = _procfs.list_tids(root, pid)
         except OSError:
@@ -347,11 +361,13 @@ def _read_details(state, proc, table):
     try:
         if proc.cmdline is None:
             proc.cmdline = _procfs.read_cmdline(root, proc.pid)
+        if not table:
+            proc.uid = _procfs.parse_real_uid(_procfs._read(root.pid_path(proc.pid, 'status')))
+            return
         status = _procfs.read_status(root, proc.pid)
         proc.uid = status.uids[0] if status.uids else None
-        if table:
-            proc.nspid = status.nspid
-            proc.cgroup = _cgroup_path(_procfs.read_cgroup(root, proc.pid))
+        proc.nspid = status.nspid
+        proc.cgroup = _cgroup_path(_procfs.read_cgroup(root, proc.pid))
     except (OSError, ProcParseError) as exc:
         if classify(exc) == MALFORMED:
             state.malformed_files += 1
@@ -439,7 +455,7 @@ def to_facts(state, duration):
         'discovery': {
             'proc_root': state.root.path,
             'procfs': state.is_procfs,
-            'kernel': platform.release(),
+            'kernel': os.uname().release,
             'capabilities': {
                 'effective': '%016x' % cap_eff,
                 'sys_admin': bool(cap_eff >> CAP_SYS_ADMIN & 1),

@@ -81,7 +81,7 @@ class Namespace:
 class Process:
     """One process: what the discovery read of it."""
 
-    __slots__ = ('pid', 'ppid', 'comm', 'starttime', 'links', 'uid', 'cmdline', 'nspid', 'cgroup')
+    __slots__ = ('pid', 'ppid', 'comm', 'starttime', 'links', 'uid', 'cmdline', 'nspid', 'cgroup', 'num_threads')
 
     def __init__(self, pid, ppid, comm, starttime, links):
         self.pid = pid
@@ -93,6 +93,7 @@ class Process:
         self.cmdline = None
         self.nspid = None
         self.cgroup = None
+        self.num_threads = None   # from stat; 1 lets the task scan skip the process
 
     @property
     def command(self):

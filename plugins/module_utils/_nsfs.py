@@ -15,8 +15,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -61,6 +59,8 @@ _libc = None
 def libc():
     global _libc  # pylint: disable=global-statement
     if _libc is None:
+        import ctypes  # imported on first use: ctypes(+util) cost ~3-13 ms of start-up
+        import ctypes.util
         # The libc already linked into Python; find_library() runs ldconfig (slow).
         try:
             _libc = ctypes.CDLL(None, use_errno=True)
@@ -72,6 +72,7 @@ def libc():
 
 def _check(result):
     if result == -1:
+        import ctypes
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return result
@@ -137,11 +138,13 @@ def socket_netns(sock_fd):
 
 
 def pidfd_open(pid):
+    import ctypes
     return _check(libc().syscall(SYS_PIDFD_OPEN, ctypes.c_int(pid), ctypes.c_uint(0)))
 
 
 def pidfd_getfd(pidfd, target_fd):
     """Duplicate another process's fd into ours (needs PTRACE_MODE_ATTACH_REALCREDS)."""
+    import ctypes
     return _check(libc().syscall(SYS_PIDFD_GETFD, ctypes.c_int(pidfd), ctypes.c_int(target_fd), ctypes.c_uint(0)))
 
 
@@ -151,6 +154,7 @@ def setns(fd, nstype=None):
     if hasattr(os, 'setns'):
         os.setns(fd, flag)  # pylint: disable=no-member
         return
+    import ctypes
     _check(libc().setns(ctypes.c_int(fd), ctypes.c_int(flag)))
 
 
@@ -159,6 +163,7 @@ def unshare(flags):
     if hasattr(os, 'unshare'):
         os.unshare(flags)  # pylint: disable=no-member
         return
+    import ctypes
     _check(libc().unshare(ctypes.c_int(flags)))
 
 

@@ -428,8 +428,11 @@ def read_ns_links(root, pid, tid=None, names=NS_LINKS):
 
     readlink is used instead of stat: it is about twice as fast and all namespaces live
     on the one nsfs instance, so the device is the same for all (see :func:`nsfs_dev`).
-    A link that cannot be read makes the whole call fail: a partial picture of one
-    process would make nprocs wrong. Links absent on older kernels are left out.
+
+    A link that reads ENOENT while the process is still there is left out, as lsns does:
+    a zombie keeps only its pid and user namespaces, ``pid_for_children`` reads ENOENT
+    until the namespace's first process exists, and old kernels lack some types. Any
+    other error (permission denied) fails the whole call: the process is skipped.
     """
     base = (root.prefix + str(pid) + '/ns/') if tid is None else (root.task_path(pid, tid, 'ns') + '/')
     links = {}
@@ -438,10 +441,8 @@ def read_ns_links(root, pid, tid=None, names=NS_LINKS):
         try:
             text = readlink(base + name)
         except OSError as exc:
-            if exc.errno == errno.ENOENT and name in FOR_CHILDREN_LINKS and os.path.isdir(base):
-                continue  # kernel without time/pid_for_children
-            if exc.errno == errno.ENOENT and name == 'time' and os.path.isdir(base):
-                continue  # kernel before 5.6 has no time namespaces
+            if exc.errno == errno.ENOENT and os.path.isdir(base):
+                continue
             raise
         # Fast path: 'TYPE:[INODE]' with the expected type; anything else gets the
         # careful parser and its precise error.
@@ -456,6 +457,8 @@ def read_ns_links(root, pid, tid=None, names=NS_LINKS):
         if nstype != expected:
             raise ProcParseError('ns/%s names a %s namespace' % (name, nstype))
         links[name] = inode
+    if not links and names:
+        raise OSError(errno.ENOENT, 'no namespace link of %s could be read (it exited)' % base)
     return links
 
 

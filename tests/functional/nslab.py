@@ -16,6 +16,7 @@ import uuid
 #   fd       - holds an fd on a new netns it left again (a namespace kept only by an fd)
 #   socket   - holds a socket created in a new netns it left again
 #   thread   - one thread moved into a new netns (a loose thread)
+#   zombie   - forked PID 1 of a new PID namespace and never reaped it
 #   timechild - unshared a time namespace and never forked (time_for_children only;
 #               pid_for_children reads ENOENT until the first child exists)
 # It prints "ready <tid or fd>" and sleeps until killed.
@@ -28,7 +29,7 @@ def unshare(flags):
 def setns(fd):
     if libc.setns(fd, 0) != 0:
         raise OSError(ctypes.get_errno(), 'setns')
-CLONE_NEWNET, CLONE_NEWTIME = 0x40000000, 0x80
+CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWTIME = 0x40000000, 0x20000000, 0x80
 mode = sys.argv[1]
 if mode in ('fd', 'socket'):
     home = os.open('/proc/self/ns/net', os.O_RDONLY)
@@ -51,6 +52,13 @@ elif mode == 'thread':
     threading.Thread(target=run, daemon=True).start()
     ready.wait()
     print('ready', box['tid'], flush=True)
+elif mode == 'zombie':
+    unshare(CLONE_NEWPID)
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    time.sleep(0.2)  # never reaped: a zombie, PID 1 of a new PID namespace
+    print('ready', child, flush=True)
 elif mode == 'timechild':
     unshare(CLONE_NEWTIME)
     print('ready', 0, flush=True)

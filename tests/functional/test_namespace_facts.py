@@ -70,6 +70,7 @@ def lab():
         info['socket_holder'], info['socket_fd'] = nslab.holder('socket')
         info['thread_holder'], info['tid'] = nslab.holder('thread')
         info['timechild_holder'] = nslab.holder('timechild')[0]
+        info['zombie_holder'], info['zombie'] = nslab.holder('zombie')
         yield info
 
 
@@ -159,6 +160,10 @@ def test_lab_namespaces_and_their_references(lab):
     assert future != ns_inode(timechild, 'time')
     assert spaces['time:[%d]' % future]['for_children'] == [timechild]
     assert spaces['time:[%d]' % future]['nprocs'] == 0
+
+    # A zombie keeps its PID namespace (not the others): counted there, as lsns does.
+    zombie_pidns = spaces['pid:[%d]' % ns_inode(lab['zombie'], 'pid')]
+    assert zombie_pidns['nprocs'] == 1 and zombie_pidns['pid'] == lab['zombie']
 
     # The socket-held namespace is found only with the sockets source.
     default = discover()

@@ -513,9 +513,16 @@ class TestReaders:
         links = _procfs.read_ns_links(ProcRoot(tree.path), 5)
         assert sorted(links) == ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts']
 
-    def test_missing_link_fails(self, proc_dir):
+    def test_missing_link_is_left_out(self, proc_dir):
+        # A zombie keeps only its pid and user links; lsns counts it there too.
         tree = ProcTree(proc_dir)
         tree.add_process(5, ns_texts={'net': None})
+        links = _procfs.read_ns_links(ProcRoot(tree.path), 5)
+        assert 'net' not in links and 'pid' in links
+
+    def test_no_link_at_all_is_a_vanished_process(self, proc_dir):
+        tree = ProcTree(proc_dir)
+        tree.add_process(5, ns_texts=dict((name, None) for name in _procfs.NS_LINKS))
         with pytest.raises(OSError) as info:
             _procfs.read_ns_links(ProcRoot(tree.path), 5)
         assert classify(info.value) == VANISHED

@@ -23,6 +23,7 @@ import time
 
 from ._model import HIERARCHICAL_TYPES, Namespace, Process
 from . import _nsfs
+from . import _parallel
 from . import _procfs
 from ._procfs import (
     DENIED, MALFORMED, NS_TYPES, OTHER, VANISHED, FOR_CHILDREN_LINKS,
@@ -102,24 +103,38 @@ def check_proc_root(state):
                               'identities come from link text only and no ioctls are made' % path)
 
 
-def scan_processes(state):
-    """Every process: stat (ppid, starttime) and its namespace links."""
-    root = state.root
-    processes = state.processes
-    names = state.link_names
+def _read_processes(root, names, pids):
+    """stat and namespace links of each PID, as plain rows: they may come from a forked
+    worker (see _parallel)."""
     read_stat = _procfs.read_stat
     read_ns_links = _procfs.read_ns_links
-    # Processes with the same links (siblings, mostly) share one list of member lists.
-    groups = {}
-    for pid in _procfs.list_pids(root):
+    rows = []
+    for pid in pids:
         try:
             stat = read_stat(root, pid)
             links = read_ns_links(root, pid, names=names)
         except (OSError, ProcParseError) as exc:
-            state.skip(exc)
+            rows.append((pid, classify(exc)))
             continue
-        proc = processes[pid] = Process(pid, stat.ppid, stat.comm, stat.starttime, links)
-        proc.num_threads = stat.num_threads
+        rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, links))
+    return rows
+
+
+def scan_processes(state):
+    """Every process: stat (ppid, starttime) and its namespace links, over all CPUs."""
+    root = state.root
+    names = state.link_names
+    processes = state.processes
+    rows = _parallel.map_chunks(lambda pids: _read_processes(root, names, pids), _procfs.list_pids(root))
+    # Processes with the same links (siblings, mostly) share one list of member lists.
+    groups = {}
+    for row in rows:
+        if len(row) == 2:
+            state.skipped[row[1]] += 1
+            continue
+        pid, ppid, comm, starttime, num_threads, links = row
+        proc = processes[pid] = Process(pid, ppid, comm, starttime, links)
+        proc.num_threads = num_threads
         key = tuple(links.items())
         targets = groups.get(key)
         if targets is None:
@@ -159,31 +174,43 @@ def scan_tasks(state):
                     state.namespace(nstype, inode).loose_threads.append((pid, tid))
 
 
+def _read_fd_references(root, prefixes, pids):
+    """(pid, [(fd, link text)]) of each PID's fds whose link starts with a prefix."""
+    rows = []
+    for pid in pids:
+        try:
+            links = _procfs.read_fd_links(root, pid)
+        except OSError:
+            continue  # exited, or fds of another user without CAP_SYS_PTRACE
+        found = [(fd, text) for fd, text in links.items() if text.startswith(prefixes)]
+        if found:
+            rows.append((pid, found))
+    return rows
+
+
 def scan_fds(state):
     """Open fds on namespace files, and (source ``sockets``) the netns of sockets."""
     root = state.root
     want_fds = 'fds' in state.sources
     want_sockets = 'sockets' in state.sources and state.is_procfs and 'net' in state.types
+    prefixes = (_NS_PREFIXES if want_fds else ()) + (('socket:[',) if want_sockets else ())
     seen_sockets = set()
-    for pid in list(state.processes):
-        try:
-            links = _procfs.read_fd_links(root, pid)
-        except OSError:
-            continue  # exited, or fds of another user without CAP_SYS_PTRACE
+    rows = _parallel.map_chunks(lambda pids: _read_fd_references(root, prefixes, pids), list(state.processes))
+    for pid, found in rows:
         sockets = []
-        for fd, text in links.items():
-            if want_fds and text.startswith(_NS_PREFIXES):
-                try:
-                    nstype, inode = parse_ns_ref(text)
-                except ProcParseError:
-                    state.malformed_files += 1
-                    continue
-                if nstype in state.types:
-                    state.namespace(nstype, inode).fds.append((pid, fd))
-            elif want_sockets and text.startswith('socket:['):
+        for fd, text in found:
+            if text.startswith('socket:['):
                 if text not in seen_sockets:
                     seen_sockets.add(text)
                     sockets.append(fd)
+                continue
+            try:
+                nstype, inode = parse_ns_ref(text)
+            except ProcParseError:
+                state.malformed_files += 1
+                continue
+            if nstype in state.types:
+                state.namespace(nstype, inode).fds.append((pid, fd))
         if sockets:
             _socket_namespaces(state, pid, sockets)
 

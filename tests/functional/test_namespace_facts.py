@@ -395,3 +395,20 @@ def test_types_limit_what_is_read_and_reported(lab):
     # The bind-mounted netns is still found although mnt is not reported.
     assert any(ns['bind_mounts'] for ns in facts['namespaces'].values())
     assert facts['roots'] == {'pid': [], 'user': []}
+
+
+def test_forked_workers_and_a_single_process_find_the_same(lab, monkeypatch):
+    from ansible_collections.nsops.namespaces.plugins.module_utils import _parallel
+
+    def without_timing(facts):
+        facts['discovery'].pop('duration')
+        return facts
+
+    for attempt in range(5):
+        monkeypatch.setattr(_parallel, 'MIN_ITEMS', 1)
+        forked = without_timing(discover(sources=ALL_SOURCES, process_table=True))
+        monkeypatch.setattr(_parallel, 'MIN_ITEMS', 10 ** 9)
+        serial = without_timing(discover(sources=ALL_SOURCES, process_table=True))
+        if forked == serial:
+            break  # other processes on the host may come and go between the two
+    assert forked == serial, attempt

@@ -468,7 +468,7 @@ def interleave(tasks, rounds, warmup=1, on_result=None):
     """Run every ``(name, callable)`` of ``tasks`` once per round, rotating the order each
     round so no task always runs first (or right after another). ``warmup`` untimed
     rounds come first. Returns ``{name: [result, ...]}`` in round order."""
-    results = dict((name, []) for name, _ in tasks)
+    results = dict((task[0], []) for task in tasks)
     for number in range(warmup + rounds):
         shift = number % len(tasks)
         for name, func in tasks[shift:] + tasks[:shift]:

@@ -510,7 +510,7 @@ def run_scale(args, coll, cmp_coll):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--procs', type=int, default=1000, help='extra processes to start (default 1000)')
     parser.add_argument('--sets', type=int, default=100, help='namespace sets to spread them over (default 100)')
     parser.add_argument('--repeat', type=int, default=7, help='timed rounds (default 7, plus one warm-up)')

@@ -86,7 +86,7 @@ def map_chunks(func, items, workers=None):
                 data = _read_all(read_end)
             finally:
                 os.close(read_end)
-                _, status = os.waitpid(pid, 0)
+                status = os.waitpid(pid, 0)[1]
             if status != 0:
                 data = None
         try:

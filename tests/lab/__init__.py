@@ -19,13 +19,16 @@ Import either as ``tests.lab.containers`` (repository root on sys.path) or as
 ``lab.containers`` (``tests/`` on sys.path, which is what pytest does).
 """
 
+import atexit
 import contextlib
 import errno
 import fcntl
 import json
 import os
+import threading
 
-__all__ = ["STATE_DIR", "host_lock", "registry_add", "registry_discard", "registry_items"]
+__all__ = ["STATE_DIR", "host_lock", "registry_add", "registry_discard", "registry_items",
+           "track_live_lab", "untrack_live_lab"]
 
 # Host-wide state of all labs.  Lives as long as the objects it describes
 # (until reboot); entries of objects that no longer exist are harmless.
@@ -98,3 +101,33 @@ def registry_discard(kind, items):
     else:
         del data[kind]
     _save(data)
+
+
+# Labs still open when the interpreter exits are cleaned up then (best effort).
+_LIVE_LABS = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def track_live_lab(lab):
+    with _LIVE_LOCK:
+        _LIVE_LABS.add(lab)
+
+
+def untrack_live_lab(lab):
+    with _LIVE_LOCK:
+        _LIVE_LABS.discard(lab)
+
+
+def _atexit_cleanup():
+    with _LIVE_LOCK:
+        labs = list(_LIVE_LABS)
+    for lab in labs:
+        if lab.owner_pid != os.getpid():
+            continue   # a forked child must not tear down its parent's lab
+        try:
+            lab.cleanup()
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
+
+
+atexit.register(_atexit_cleanup)

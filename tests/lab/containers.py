@@ -21,7 +21,6 @@ Facts this relies on (checked on Debian 12, runc 1.1.5, cgroup v1 hybrid):
   pointed at a per-container log file so nothing waits on a pipe.
 """
 
-import atexit
 import contextlib
 import errno
 import ctypes
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import host_lock, registry_add, registry_discard, registry_items
+from . import host_lock, registry_add, registry_discard, registry_items, track_live_lab, untrack_live_lab
 
 __all__ = [
     "REPO", "DEFAULT_CACHE", "LabError", "Hierarchy", "Container", "Pod", "RuncLab",
@@ -454,23 +453,6 @@ class Pod:
 # the lab
 # --------------------------------------------------------------------------
 
-_LIVE_LABS = set()
-_LIVE_LOCK = threading.Lock()
-
-
-def _atexit_cleanup():
-    with _LIVE_LOCK:
-        labs = list(_LIVE_LABS)
-    for lab in labs:
-        if lab.owner_pid != os.getpid():
-            continue   # a forked child must not tear down its parent's lab
-        try:
-            lab.cleanup()
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
-            pass
-
-
-atexit.register(_atexit_cleanup)
 
 PAUSE_ARGS = ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"]
 
@@ -514,8 +496,7 @@ class RuncLab:
         os.makedirs(os.path.join(self.tmpdir, "bundles"))
         with open(os.path.join(self.tmpdir, "owner"), "w") as f:   # for sweep()
             f.write("%d %d\n" % (os.getpid(), _proc_stat(os.getpid())[1]))
-        with _LIVE_LOCK:
-            _LIVE_LABS.add(self)
+        track_live_lab(self)
         return self
 
     def _runc(self, *args, check=True, timeout=CMD_TIMEOUT, **kw):
@@ -779,8 +760,7 @@ class RuncLab:
         if self.tmpdir and os.path.exists(self.tmpdir):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         self._closed = True
-        with _LIVE_LOCK:
-            _LIVE_LABS.discard(self)
+        untrack_live_lab(self)
         if errors:
             raise LabError("cleanup incomplete: " + "; ".join(errors))
 

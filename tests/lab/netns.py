@@ -17,18 +17,16 @@ veths, the bridge and the namespaces, and unmounts /run/netns if a lab mounted
 it and no namespace is left in it.
 """
 
-import atexit
 import ipaddress
 import os
 import random
 import secrets
 import signal
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 
-from . import host_lock, registry_add, registry_discard, registry_items
+from . import host_lock, registry_add, registry_discard, registry_items, track_live_lab, untrack_live_lab
 
 __all__ = ["Netns", "NetnsLab", "NetnsLabError", "NETNS_DIR"]
 
@@ -81,25 +79,6 @@ def _starttime(pid):
     return int(data[data.rindex(")") + 2:].split()[19])
 
 
-_LIVE = set()
-_LIVE_LOCK = threading.Lock()
-
-
-def _atexit_cleanup():
-    with _LIVE_LOCK:
-        labs = list(_LIVE)
-    for lab in labs:
-        if lab.owner_pid != os.getpid():
-            continue   # a forked child must not tear down its parent's lab
-        try:
-            lab.cleanup()
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
-            pass
-
-
-atexit.register(_atexit_cleanup)
-
-
 class NetnsLab:
     """Context manager: a bridge, named network namespaces on it, processes inside."""
 
@@ -129,8 +108,7 @@ class NetnsLab:
     def start(self):
         if os.geteuid() != 0:
             raise NetnsLabError("NetnsLab needs root")
-        with _LIVE_LOCK:
-            _LIVE.add(self)
+        track_live_lab(self)
         self._started = True
         with host_lock():
             self.subnet = self._pick_subnet()
@@ -306,8 +284,7 @@ class NetnsLab:
                         except OSError:
                             pass
         self._closed = True
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        untrack_live_lab(self)
         if errors:
             raise NetnsLabError("cleanup incomplete: " + "; ".join(errors))
 

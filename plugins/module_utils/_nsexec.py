@@ -406,13 +406,7 @@ def open_process_target(root, pid, types=None, starttime=None):
                     nstype, pid, os.strerror(exc.errno),
                     '; run the module as root (CAP_SYS_PTRACE)' if exc.errno in (errno.EACCES, errno.EPERM) else ''),
                     step='open')
-            st = os.fstat(fd)
-            if own.get(nstype) == (st.st_dev, st.st_ino):
-                close_quietly(fd)
-                target.shared.append(nstype)
-                continue
-            target.entries.append((nstype, fd))
-            target.inodes[nstype] = st.st_ino
+            _add_entry(target, own, nstype, fd)
         try:
             target.root_fd = os.open('root', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=target.proc_fd)
         except OSError:
@@ -461,13 +455,7 @@ def open_file_target(paths, types=None):
                 close_quietly(fd)
                 raise NsExecError('%s is a %s namespace but namespaces is [%s]: add %s to namespaces or drop '
                                   'the file' % (path, nstype, ', '.join(types), nstype), step='open')
-            st = os.fstat(fd)
-            if own.get(nstype) == (st.st_dev, st.st_ino):
-                close_quietly(fd)
-                target.shared.append(nstype)
-                continue
-            target.entries.append((nstype, fd))
-            target.inodes[nstype] = st.st_ino
+            _add_entry(target, own, nstype, fd)
         if types is not None:
             missing = [t for t in types if t not in target.files]
             if missing:
@@ -870,3 +858,14 @@ def run_namespace_exec(module):
         module.fail_json(msg='non-zero return code' if completed.signal is None
                          else 'the command was killed by signal %d' % completed.signal, changed=changed, **result)
     module.exit_json(changed=changed, **result)
+
+
+def _add_entry(target, own, nstype, fd):
+    """Keep ``fd`` to enter, unless it is a namespace the module is in already (shared)."""
+    st = os.fstat(fd)
+    if own.get(nstype) == (st.st_dev, st.st_ino):
+        close_quietly(fd)
+        target.shared.append(nstype)
+        return
+    target.entries.append((nstype, fd))
+    target.inodes[nstype] = st.st_ino

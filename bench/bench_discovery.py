@@ -22,7 +22,10 @@ one run, interleaved over --repeat rounds (after one warm-up round), measures
   (c1) a fresh python3 readlink()ing every /proc/*/ns/* link; (c2) the same with stat();
        (c3) readlink plus one read of /proc/P/stat (the syscalls of the engine's pass)
   (d0) _procfs.read_ns_links over every pid; (d1) plus _procfs.read_stat;
-       (d2) _discovery.scan_processes itself -- c and d also report their in-process time
+       (d2) the link pass: _discovery.scan_processes reading stat and namespace links only;
+       (d3) scan_processes as discover() runs it, which in the same visit of each PID also
+       reads fds, nsfs ioctls, mountinfo and leader details (see _process_pass)
+       -- c and d also report their in-process time
 
 then prints medians/min/max, CPU times, peak RSS, the ratios and the issue 2 targets
 with PASS/FAIL, and where discovery's time goes (``discover()`` unrolled, each step of
@@ -123,9 +126,16 @@ if mode in ('readers', 'links'):
 else:
     state = Discovery('/proc')
     check_proc_root(state)
+    plan = None
+    if mode == 'scan':  # the link pass: stat and namespace links only
+        try:
+            from %(mu)s._process_pass import PassPlan
+            plan = PassPlan(state.root, state.link_names)
+        except ImportError:  # a --compare tree from before the one-pass engine
+            pass
     t0 = time.perf_counter()
     c0 = time.process_time()
-    scan_processes(state)
+    scan_processes(state, plan) if plan else scan_processes(state)
     t = time.perf_counter() - t0
     c = time.process_time() - c0
     procs = len(state.processes)
@@ -194,7 +204,8 @@ ROWS = (
     ('bare_statfile', '(c3) bare readlink loop + read /proc/P/stat', 'inproc'),
     ('link_links', '(d0) _procfs.read_ns_links, all pids', 'inproc'),
     ('link_readers', '(d1) read_stat + read_ns_links, all pids', 'inproc'),
-    ('link_scan', '(d2) _discovery.scan_processes step', 'inproc'),
+    ('link_scan', '(d2) link pass: scan_processes, stat + ns links only', 'inproc'),
+    ('full_pass', '(d3) scan_processes as discover() runs it (+fds, ioctls, ...)', 'inproc'),
     # --compare TREE: the same measurements of another checkout, interleaved in the same rounds
     ('discovery_cmp', "(a') discovery, --compare tree", 'wall'),
     ('py_import_cmp', "(e') python3 + import _discovery, --compare tree", 'wall'),
@@ -245,6 +256,7 @@ def measure(args, coll, cmp_coll, module_argv, module_env):
         ('link_links', _task(py + ['-c', LINK_CODE, coll, 'links'])),
         ('link_readers', _task(py + ['-c', LINK_CODE, coll, 'readers'])),
         ('link_scan', _task(py + ['-c', LINK_CODE, coll, 'scan'])),
+        ('full_pass', _task(py + ['-c', LINK_CODE, coll, 'pass'])),
         ('py_import', _task(py + ['-c', IMPORT_CODE, coll], parse_json=False)),
     ]
     if module_argv:
@@ -390,6 +402,7 @@ def report(args, sets, results, steps, profile_text, module_note, cmp_steps=None
             ('link_readers', 'bare_statfile', 'read_stat+read_ns_links / same bare   (d1)/(c3)', 'same syscalls: Python overhead'),
             ('link_scan', 'bare_statfile', 'scan_processes / bare readlink+stat   (d2)/(c3)', 'same syscalls + records'),
             ('link_scan', 'bare_stat', 'scan_processes / bare stat loop       (d2)/(c2)', ''),
+            ('full_pass', 'link_scan', 'whole pass / link pass                (d3)/(d2)', 'what fds, ioctls, mountinfo add'),
             ('bare_statfile', 'bare_readlink', 'bare readlink+stat / bare readlink   (c3)/(c1)',
              'floor of (d2)/(c1) while the pass reads stat')):
         suffix = ('  ' + note) if note else ''

@@ -24,6 +24,7 @@ import time
 from ._model import HIERARCHICAL_TYPES, Namespace, Process
 from . import _nsfs
 from . import _parallel
+from . import _process_pass
 from . import _procfs
 from ._procfs import (
     DENIED, MALFORMED, NS_TYPES, OTHER, VANISHED, FOR_CHILDREN_LINKS,
@@ -67,6 +68,7 @@ class Discovery:
         self.warnings = []
         self.initial = {}
         self.initial_source = None
+        self.found = None         # _process_pass.PassResult of the process step
 
     def namespace(self, nstype, inode, hidden=False):
         key = (nstype, inode)
@@ -103,51 +105,61 @@ def check_proc_root(state):
                               'identities come from link text only and no ioctls are made' % path)
 
 
-def _read_processes(root, names, pids):
-    """stat and namespace links of each PID, as plain rows: they may come from a forked
-    worker (see _parallel)."""
-    read_stat = _procfs.read_stat
-    read_ns_links = _procfs.read_ns_links
-    rows = []
-    for pid in pids:
-        try:
-            stat = read_stat(root, pid)
-            links = read_ns_links(root, pid, names=names)
-        except (OSError, ProcParseError) as exc:
-            rows.append((pid, classify(exc)))
-            continue
-        rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, links))
-    return rows
+def pass_plan(state):
+    """What the one pass over every process reads, for the steps that will run."""
+    want_fds = 'fds' in state.sources
+    want_sockets = 'sockets' in state.sources and state.is_procfs and 'net' in state.types
+    return _process_pass.PassPlan(
+        state.root, state.link_names,
+        fd_prefixes=(_NS_PREFIXES if want_fds else ()) + (('socket:[',) if want_sockets else ()),
+        relations=state.is_procfs,
+        bind_mounts='bind_mounts' in state.sources,
+        leader_details=True)
 
 
-def scan_processes(state):
-    """Every process: stat (ppid, starttime) and its namespace links, over all CPUs."""
-    root = state.root
-    names = state.link_names
+def scan_processes(state, plan=None):
+    """Every process: stat (ppid, starttime) and its namespace links, over all CPUs, and
+    in the same visit what the later steps need per process (see _process_pass)."""
     processes = state.processes
-    rows = _parallel.map_chunks(lambda pids: _read_processes(root, names, pids), _procfs.list_pids(root))
-    # Processes with the same links (siblings, mostly) share one list of member lists.
-    groups = {}
-    for row in rows:
-        if len(row) == 2:
-            state.skipped[row[1]] += 1
-            continue
-        pid, ppid, comm, starttime, num_threads, links = row
-        proc = processes[pid] = Process(pid, ppid, comm, starttime, links)
-        proc.num_threads = num_threads
-        key = tuple(links.items())
-        targets = groups.get(key)
-        if targets is None:
-            targets = groups[key] = []
-            for name, inode in key:
-                if name in FOR_CHILDREN_LINKS:
-                    nstype = FOR_CHILDREN_LINKS[name]
-                    if inode != links.get(nstype):
-                        targets.append(state.namespace(nstype, inode).for_children)
-                else:
-                    targets.append(state.namespace(name, inode).pids)
-        for members in targets:
-            members.append(pid)
+    skipped = state.skipped
+    # Processes with the same links (siblings, mostly) share one links dict (read-only)
+    # and one list of member lists. The pass already shares a dict within each chunk.
+    groups = {}     # tuple(links.items()) -> (links, member lists)
+    by_dict = {}    # id() of a links dict of the pass -> the same
+    # Chunks are merged as they come: the parent's own while the other workers still read.
+    for found, rows in _process_pass.run(plan or pass_plan(state), _procfs.list_pids(state.root),
+                                         _parallel.imap_chunks):
+        state.found = found
+        for row in rows:
+            if len(row) == 2:
+                skipped[row[1]] += 1
+                continue
+            pid, ppid, comm, starttime, num_threads, links = row
+            group = by_dict.get(id(links))
+            if group is None:
+                key = tuple(links.items())
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = (links, _member_lists(state, links))
+                by_dict[id(links)] = group
+            proc = processes[pid] = Process(pid, ppid, comm, starttime, group[0])
+            proc.num_threads = num_threads
+            for members in group[1]:
+                members.append(pid)
+
+
+def _member_lists(state, links):
+    """The lists a process with these links is added to: ``pids`` of its namespaces and
+    ``for_children`` of those its *_for_children links name when they differ."""
+    targets = []
+    for name, inode in links.items():
+        if name in FOR_CHILDREN_LINKS:
+            nstype = FOR_CHILDREN_LINKS[name]
+            if inode != links.get(nstype):
+                targets.append(state.namespace(nstype, inode).for_children)
+        else:
+            targets.append(state.namespace(name, inode).pids)
+    return targets
 
 
 def scan_tasks(state):
@@ -174,29 +186,10 @@ def scan_tasks(state):
                     state.namespace(nstype, inode).loose_threads.append((pid, tid))
 
 
-def _read_fd_references(root, prefixes, pids):
-    """(pid, [(fd, link text)]) of each PID's fds whose link starts with a prefix."""
-    rows = []
-    for pid in pids:
-        try:
-            links = _procfs.read_fd_links(root, pid)
-        except OSError:
-            continue  # exited, or fds of another user without CAP_SYS_PTRACE
-        found = [(fd, text) for fd, text in links.items() if text.startswith(prefixes)]
-        if found:
-            rows.append((pid, found))
-    return rows
-
-
 def scan_fds(state):
     """Open fds on namespace files, and (source ``sockets``) the netns of sockets."""
-    root = state.root
-    want_fds = 'fds' in state.sources
-    want_sockets = 'sockets' in state.sources and state.is_procfs and 'net' in state.types
-    prefixes = (_NS_PREFIXES if want_fds else ()) + (('socket:[',) if want_sockets else ())
     seen_sockets = set()
-    rows = _parallel.map_chunks(lambda pids: _read_fd_references(root, prefixes, pids), list(state.processes))
-    for pid, found in rows:
+    for pid, found in state.found.fd_refs:
         sockets = []
         for fd, text in found:
             if text.startswith('socket:['):
@@ -244,17 +237,19 @@ def _socket_namespaces(state, pid, fds):
 def scan_bind_mounts(state):
     """nsfs bind mounts, read from the mountinfo of every mount namespace."""
     root = state.root
+    mountinfo = state.found.mountinfo
     for (nstype, inode), ns in list(state.namespaces.items()):
         if nstype != 'mnt':
             continue
-        for pid in ns.pids:
+        text = mountinfo.get(inode)
+        for pid in ns.pids if text is None else ():
             try:
                 text = root.read_text(str(pid), 'mountinfo')
             except OSError:
                 continue  # try the next process of this mount namespace
-            if ' - nsfs ' in text:
-                _record_bind_mounts(state, ns.ref, text)
             break
+        if text and ' - nsfs ' in text:
+            _record_bind_mounts(state, ns.ref, text)
 
 
 def _record_bind_mounts(state, mnt_ref, text):
@@ -272,9 +267,20 @@ def _record_bind_mounts(state, mnt_ref, text):
 
 
 def resolve_hierarchy(state):
-    """Parents (pid, user), owning user namespaces and owner UIDs through nsfs ioctls."""
+    """Parents (pid, user), owning user namespaces and owner UIDs through nsfs ioctls:
+    the process pass asked them for every namespace a process is in; the namespaces
+    only fds, bind mounts or threads hold are asked here."""
     if not state.is_procfs:
         return
+    for (nstype, inode), (parent, owner, owner_uid) in state.found.relations.items():
+        ns = state.namespace(nstype, inode, hidden=True)
+        ns.resolved = True
+        if parent is not None:
+            ns.parent = state.namespace(nstype, parent, hidden=True)
+            ns.parent.children.append(ns)
+        if owner is not None:
+            ns.owner = state.namespace('user', owner, hidden=True)
+        ns.owner_uid = owner_uid
     for ns in list(state.namespaces.values()):
         if ns.resolved:
             continue
@@ -348,17 +354,25 @@ def _resolve(state, ns, fd):
 def pick_leaders(state):
     """Leaders (parent process outside the namespace) and the ealdorman (oldest leader)."""
     procs = state.processes
-    for ns in state.namespaces.values():
-        if not ns.pids:
-            continue
-        nstype = ns.type
-        for pid in ns.pids:
-            parent = procs.get(procs[pid].ppid)
-            if parent is None or parent.links.get(nstype) != ns.inode:
-                ns.leaders.append(pid)
-        ns.ealdorman = min(ns.leaders or ns.pids, key=lambda p: (procs[p].starttime, p))
-    for pid in set(ns.ealdorman for ns in state.namespaces.values() if ns.ealdorman is not None):
-        _read_details(state, procs[pid], table=False)
+    namespaces = state.namespaces
+    for pid, proc in procs.items():
+        parent = procs.get(proc.ppid)
+        parent_links = parent.links if parent is not None else {}
+        if parent_links is proc.links:
+            continue  # same links as its parent (shared dict): it leads nothing
+        for name, inode in proc.links.items():
+            if name not in FOR_CHILDREN_LINKS and parent_links.get(name) != inode:
+                namespaces[(name, inode)].leaders.append(pid)
+    for ns in namespaces.values():
+        if ns.pids:
+            ns.ealdorman = min(ns.leaders or ns.pids, key=lambda p: (procs[p].starttime, p))
+    details = state.found.details  # read by the process pass for possible leaders
+    for pid in set(ns.ealdorman for ns in namespaces.values() if ns.ealdorman is not None):
+        proc = procs[pid]
+        if pid in details:
+            proc.cmdline, proc.uid = details[pid]
+        else:
+            _read_details(state, proc, table=False)
 
 
 def find_initial(state):
@@ -389,7 +403,7 @@ def _read_details(state, proc, table):
         if proc.cmdline is None:
             proc.cmdline = _procfs.read_cmdline(root, proc.pid)
         if not table:
-            proc.uid = _procfs.parse_real_uid(_procfs._read(root.pid_path(proc.pid, 'status')))
+            proc.uid = _procfs.read_real_uid(root, proc.pid)
             return
         status = _procfs.read_status(root, proc.pid)
         proc.uid = status.uids[0] if status.uids else None

@@ -24,13 +24,14 @@ HIERARCHICAL_TYPES = ('pid', 'user')
 class Namespace:
     """One namespace, identified by (dev, inode) on nsfs."""
 
-    __slots__ = ('type', 'inode', 'dev', 'pids', 'for_children', 'loose_threads', 'fds',
+    __slots__ = ('type', 'inode', 'ref', 'dev', 'pids', 'for_children', 'loose_threads', 'fds',
                  'sockets', 'bind_mounts', 'parent', 'children', 'owner', 'owner_uid',
                  'hidden', 'leaders', 'ealdorman', 'resolved')
 
     def __init__(self, nstype, inode, dev=None, hidden=False):
         self.type = nstype
         self.inode = inode
+        self.ref = format_ns_ref(nstype, inode)
         self.dev = dev
         self.pids = []            # member processes (ns link of the process itself)
         self.for_children = []    # processes whose *_for_children link names it
@@ -47,13 +48,10 @@ class Namespace:
         self.ealdorman = None
         self.resolved = False     # parent/owner ioctls done
 
-    @property
-    def ref(self):
-        return format_ns_ref(self.type, self.inode)
-
     def to_facts(self, processes):
         """The facts dict of this namespace; ``processes`` maps pid -> Process."""
         ealdorman = processes.get(self.ealdorman) if self.ealdorman is not None else None
+        # Most reference lists are empty: skip sorting and building those.
         return {
             'type': self.type,
             'inode': self.inode,
@@ -61,20 +59,22 @@ class Namespace:
             'ref': self.ref,
             'nprocs': len(self.pids),
             'pid': min(self.pids) if self.pids else None,
-            'leaders': sorted(self.leaders),
+            'leaders': sorted(self.leaders) if self.leaders else [],
             'ealdorman': self.ealdorman,
             'command': ealdorman.command if ealdorman else None,
             'uid': ealdorman.uid if ealdorman else None,
             'owner': self.owner.ref if self.owner else None,
             'owner_uid': self.owner_uid,
             'parent': self.parent.ref if self.parent else None,
-            'children': sorted(child.ref for child in self.children),
+            'children': sorted(child.ref for child in self.children) if self.children else [],
             'hidden': self.hidden,
-            'for_children': sorted(self.for_children),
-            'loose_threads': [{'pid': pid, 'tid': tid} for pid, tid in sorted(self.loose_threads)],
-            'fds': [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.fds)],
-            'sockets': [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.sockets)],
-            'bind_mounts': [{'mnt_ns': mnt, 'path': path} for mnt, path in sorted(self.bind_mounts)],
+            'for_children': sorted(self.for_children) if self.for_children else [],
+            'loose_threads': [{'pid': pid, 'tid': tid} for pid, tid in sorted(self.loose_threads)]
+            if self.loose_threads else [],
+            'fds': [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.fds)] if self.fds else [],
+            'sockets': [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.sockets)] if self.sockets else [],
+            'bind_mounts': [{'mnt_ns': mnt, 'path': path} for mnt, path in sorted(self.bind_mounts)]
+            if self.bind_mounts else [],
         }
 
 

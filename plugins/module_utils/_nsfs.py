@@ -18,7 +18,7 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
-import struct
+import sys
 
 # ioctls on an open namespace fd (magic 0xb7, _IO encoding).
 NS_GET_USERNS = 0xb701
@@ -129,7 +129,7 @@ def get_owner_uid(fd):
         buf = fcntl.ioctl(fd, NS_GET_OWNER_UID, b'\0' * 4)
     except OSError:
         return None
-    return struct.unpack('I', buf)[0]
+    return int.from_bytes(buf, sys.byteorder)  # an unsigned 32-bit uid_t
 
 
 def socket_netns(sock_fd):

@@ -32,7 +32,9 @@ FOR_CHILDREN_LINKS = {'pid_for_children': 'pid', 'time_for_children': 'time'}
 NS_LINKS = NS_TYPES + tuple(sorted(FOR_CHILDREN_LINKS))
 
 # Inodes are 64-bit: at most 20 digits (longer text would make int() itself fail).
-_NS_REF_RE = re.compile(r'^(?P<type>[a-z_]+):\[(?P<inode>[0-9]{1,20})\]$')
+# Patterns are compiled on first use (re caches them): compiling at import would cost
+# every module run, and the hot paths do not need them.
+_NS_REF_PATTERN = r'^(?P<type>[a-z_]+):\[(?P<inode>[0-9]{1,20})\]$'
 
 
 class ProcParseError(ValueError):
@@ -66,7 +68,7 @@ def parse_ns_ref(text):
     """
     if not isinstance(text, str):
         raise ProcParseError('namespace reference must be text like "net:[4026531833]", got %r' % (text,))
-    match = _NS_REF_RE.match(text.strip())
+    match = re.match(_NS_REF_PATTERN, text.strip())
     if not match:
         raise ProcParseError('malformed namespace reference %r: expected "TYPE:[INODE]" like "net:[4026531833]"' % (text,))
     nstype = match.group('type')
@@ -141,7 +143,12 @@ def _read(path):
 
 def list_pids(root):
     """All PIDs below the proc root, sorted."""
-    return sorted(int(name) for name in os.listdir(root.path) if _is_number(name))
+    names = os.listdir(root.path)
+    try:
+        # Fast path for a real /proc: its digit names are all ASCII.
+        return sorted(map(int, filter(str.isdigit, names)))
+    except ValueError:
+        return sorted(int(name) for name in names if _is_number(name))
 
 
 def list_tids(root, pid):
@@ -151,16 +158,21 @@ def list_tids(root, pid):
 
 # ---------------------------------------------------------------------------- /proc/PID/stat
 
-class Stat:
-    __slots__ = ('pid', 'comm', 'state', 'ppid', 'starttime', 'num_threads')
+# stat field 9 (flags): set for kernel threads, which have no fds and no command line.
+PF_KTHREAD = 0x00200000
 
-    def __init__(self, pid, comm, state, ppid, starttime, num_threads=None):
+
+class Stat:
+    __slots__ = ('pid', 'comm', 'state', 'ppid', 'starttime', 'num_threads', 'kernel_thread')
+
+    def __init__(self, pid, comm, state, ppid, starttime, num_threads=None, kernel_thread=False):
         self.pid = pid
         self.comm = comm
         self.state = state
         self.ppid = ppid
         self.starttime = starttime
         self.num_threads = num_threads
+        self.kernel_thread = kernel_thread
 
 
 def parse_stat(text):
@@ -169,8 +181,9 @@ def parse_stat(text):
     close_paren = text.rfind(')')
     if open_paren < 1 or close_paren < open_paren:
         raise ProcParseError('stat: no "(comm)" field')
-    fields = text[close_paren + 2:].split()
-    # fields[0] is field 3 (state); starttime is field 22 -> index 19.
+    # fields[0] is field 3 (state); starttime is field 22 -> index 19; the ~30 fields
+    # after it stay unsplit.
+    fields = text[close_paren + 2:].split(None, 20)
     if len(fields) < 20:
         raise ProcParseError('stat: truncated, %d fields after comm' % len(fields))
     try:
@@ -181,9 +194,10 @@ def parse_stat(text):
             ppid=int(fields[1]),
             starttime=int(fields[19]),
             num_threads=int(fields[17]),
+            kernel_thread=bool(int(fields[6]) & PF_KTHREAD),
         )
     except ValueError:
-        raise ProcParseError('stat: non-numeric pid, ppid or starttime')
+        raise ProcParseError('stat: non-numeric pid, ppid, flags or starttime')
     if stat.pid < 1 or stat.ppid < 0 or stat.starttime < 0:
         raise ProcParseError('stat: negative pid, ppid or starttime')
     return stat
@@ -265,6 +279,11 @@ def read_status(root, pid):
     return parse_status(_read(root.pid_path(pid, 'status')))
 
 
+def read_real_uid(root, pid):
+    """Only the real UID from ``/proc/PID/status`` (see :func:`parse_real_uid`)."""
+    return parse_real_uid(_read(root.pid_path(pid, 'status')))
+
+
 def parse_real_uid(text):
     """Only the real UID from status text: 25x faster than parse_status."""
     start = text.find('\nUid:')
@@ -342,12 +361,14 @@ def unified_cgroup_path(entries):
 
 # ---------------------------------------------------------------------------- mountinfo
 
-_OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
+_OCTAL_ESCAPE_PATTERN = r'\\([0-7]{3})'
 
 
 def unescape_mount_path(text):
     """mountinfo escapes space, tab, newline and backslash as ``\\ooo``."""
-    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), text)
+    if '\\' not in text:
+        return text
+    return re.sub(_OCTAL_ESCAPE_PATTERN, lambda m: chr(int(m.group(1), 8)), text)
 
 
 class MountInfo:
@@ -423,7 +444,7 @@ def read_mountinfo(root, pid, errors=None):
 
 # ---------------------------------------------------------------------------- /proc/PID/ns
 
-def read_ns_links(root, pid, tid=None, names=NS_LINKS):
+def read_ns_links(root, pid, tid=None, names=NS_LINKS, known=None):
     """``{link name: inode}`` of a process's (or task's) namespace links.
 
     readlink is used instead of stat: it is about twice as fast and all namespaces live
@@ -433,45 +454,67 @@ def read_ns_links(root, pid, tid=None, names=NS_LINKS):
     a zombie keeps only its pid and user namespaces, ``pid_for_children`` reads ENOENT
     until the namespace's first process exists, and old kernels lack some types. Any
     other error (permission denied) fails the whole call: the process is skipped.
+
+    ``known``, a dict the caller keeps across calls (``names`` must then be a tuple),
+    remembers the texts already checked, per link name so that a text is only ever
+    accepted for the type it was checked for: a scan sees the same few hundred texts
+    thousands of times.
     """
     base = (root.prefix + str(pid) + '/ns/') if tid is None else (root.task_path(pid, tid, 'ns') + '/')
     links = {}
     readlink = os.readlink
-    for name in names:
+    checks = known.get(names) if known is not None else None
+    if checks is None:
+        checks = [(name, {}) for name in names]  # (link name, {text: inode})
+        if known is not None:
+            known[names] = checks
+    for name, checked in checks:
         try:
             text = readlink(base + name)
         except OSError as exc:
             if exc.errno == errno.ENOENT and os.path.isdir(base):
                 continue
             raise
-        # Fast path: 'TYPE:[INODE]' with the expected type; anything else gets the
-        # careful parser and its precise error.
-        head = _LINK_HEADS[name]
-        if text.startswith(head) and text[-1:] == ']':
-            inode = text[len(head):-1]
-            if 0 < len(inode) <= 20 and inode.isdigit() and inode.isascii() and inode.strip('0'):
-                links[name] = int(inode)
-                continue
-        nstype, inode = parse_ns_ref(text)
-        expected = FOR_CHILDREN_LINKS.get(name, name)
-        if nstype != expected:
-            raise ProcParseError('ns/%s names a %s namespace' % (name, nstype))
+        inode = checked.get(text)
+        if inode is None:
+            inode = checked[text] = _link_inode(name, text)
         links[name] = inode
     if not links and names:
         raise OSError(errno.ENOENT, 'no namespace link of %s could be read (it exited)' % base)
     return links
 
 
+def _link_inode(name, text):
+    """The inode in the text of link ``name``; ProcParseError unless it is 'TYPE:[INODE]'
+    of the link's own type."""
+    # Fast path: 'TYPE:[INODE]' with the expected type; anything else gets the careful
+    # parser and its precise error.
+    head = _LINK_HEADS[name]
+    if text.startswith(head) and text[-1:] == ']':
+        inode = text[len(head):-1]
+        if 0 < len(inode) <= 20 and inode.isdigit() and inode.isascii() and inode.strip('0'):
+            return int(inode)
+    nstype, inode = parse_ns_ref(text)
+    expected = FOR_CHILDREN_LINKS.get(name, name)
+    if nstype != expected:
+        raise ProcParseError('ns/%s names a %s namespace' % (name, nstype))
+    return inode
+
+
 _LINK_HEADS = dict((name, FOR_CHILDREN_LINKS.get(name, name) + ':[') for name in NS_LINKS)
 
 
-def read_fd_links(root, pid):
-    """``{fd number: link text}`` for a process's open files."""
+def read_fd_links(root, pid, prefixes=None):
+    """``{fd number: link text}`` for a process's open files (only the links that start
+    with one of ``prefixes`` when given)."""
     base = root.prefix + str(pid) + '/fd/'
     links = {}
+    readlink = os.readlink
     for name in os.listdir(base):
         try:
-            links[int(name)] = os.readlink(base + name)
+            text = readlink(base + name)
+            if prefixes is None or text.startswith(prefixes):
+                links[int(name)] = text
         except (OSError, ValueError):
             continue  # closed between listdir and readlink
     return links

@@ -550,10 +550,10 @@ class TestMalformed:
         tree.add_process(21)
         real = _procfs.read_ns_links
 
-        def deny(root, pid, tid=None, names=_procfs.NS_LINKS):
+        def deny(root, pid, tid=None, names=_procfs.NS_LINKS, known=None):
             if pid in (20, 21):
                 raise OSError(errno.EACCES, 'Permission denied')
-            return real(root, pid, tid, names)
+            return real(root, pid, tid, names, known)
 
         monkeypatch.setattr(_procfs, 'read_ns_links', deny)
         monkeypatch.setattr(_procfs, 'own_cap_eff', lambda: 0)

@@ -55,6 +55,8 @@ class TestParseStat:
         stat = parse_stat('2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 24 0 0 '
                           '18446744073709551615 0 0 0 0 0 0 0 2147483647 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n')
         assert (stat.pid, stat.comm, stat.ppid, stat.starttime) == (2, 'kthreadd', 0, 24)
+        assert stat.kernel_thread  # flags 2129984 has PF_KTHREAD
+        assert not parse_stat(REAL_STAT).kernel_thread
 
     @pytest.mark.parametrize('comm', [
         'tmux: server',
@@ -478,6 +480,8 @@ class TestReaders:
     def test_list_pids_ignores_other_entries(self, proc_dir):
         tree = basic_host(proc_dir)
         tree.add_process(10)
+        assert _procfs.list_pids(ProcRoot(tree.path)) == [1, 2, 10]
+        (proc_dir / '1\u00b2').mkdir()  # isdigit() but not int(): a copied tree may have anything
         assert _procfs.list_pids(ProcRoot(tree.path)) == [1, 2, 10]
 
     def test_list_tids(self, proc_dir):

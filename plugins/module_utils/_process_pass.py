@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: this module_utils file is not part of the collection's public API and may
+# change without notice.
+"""The one pass over every /proc/PID that discovery makes, split over forked workers.
+
+Everything the discovery steps need from the kernel *per process* is read here, in one
+visit to each PID, so that all of it runs on every CPU (see ``_parallel``) and the
+fork, the path walks and the result transfer are paid once:
+
+- ``stat`` (ppid, comm, starttime, threads) and the namespace links: always;
+- command line and real UID of the processes that may lead a namespace (those whose
+  parent is not a process of the chunk with the same links): the ealdormen are among them;
+- the fd links that name a namespace or a socket: for the ``fds``/``sockets`` sources;
+- the first time a worker meets a namespace: its nsfs relations (parent, owning user
+  namespace, owner UID, climbing to hidden ancestors), and for a mount namespace its
+  mountinfo when it holds nsfs bind mounts.
+
+The steps in ``_discovery`` turn this plain data into the model; whatever a worker could
+not read (a process gone between two reads) they read again themselves or count.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from . import _nsfs
+from . import _procfs
+from ._procfs import FOR_CHILDREN_LINKS, ProcParseError, classify
+
+HIERARCHICAL_TYPES = ('pid', 'user')
+
+
+class PassPlan:
+    """What the pass reads. Plain attributes: it travels to the workers by fork."""
+
+    def __init__(self, root, link_names, fd_prefixes=(), relations=False, bind_mounts=False,
+                 leader_details=False):
+        self.root = root
+        self.link_names = tuple(link_names)
+        self.leader_details = leader_details    # cmdline and uid of possible leaders
+        self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep ('' keeps none)
+        self.relations = relations              # nsfs ioctls (a live procfs only)
+        self.bind_mounts = bind_mounts          # mountinfo of each mount namespace
+
+
+class PassResult:
+    """What the pass found, merged over the workers."""
+
+    def __init__(self):
+        self.rows = []          # (pid, ppid, comm, starttime, num_threads, links) or (pid, reason)
+        self.details = {}       # pid -> (cmdline, real uid) of possible leaders
+        self.fd_refs = []       # (pid, [(fd, link text)])
+        self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
+        self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none)
+
+    def add(self, part):
+        """Merge one chunk's result of :func:`read_chunk`; returns the chunk's rows."""
+        rows, link_sets, details, fd_refs, relations, mountinfo = part
+        # Rows name their links by index into the chunk's distinct link sets (fewer
+        # objects to send); they get their dict back here, one dict per distinct set.
+        rows = [row if len(row) == 2 else row[:5] + (link_sets[row[5]],) for row in rows]
+        self.rows.extend(rows)
+        self.details.update(details)
+        self.fd_refs.extend(fd_refs)
+        self.relations.update(relations)
+        # The first chunk's reader wins, as in a serial pass: processes of one mount
+        # namespace see different mountinfo when chrooted.
+        for inode, text in mountinfo.items():
+            self.mountinfo.setdefault(inode, text)
+        return rows
+
+
+def run(plan, pids, imap_chunks):
+    """The pass over ``pids`` through ``imap_chunks(func, items)`` (``_parallel``):
+    yields ``(result so far, rows of the chunk just merged)`` per chunk."""
+    result = PassResult()
+    for part in imap_chunks(lambda chunk: [read_chunk(plan, chunk)], pids):
+        yield result, result.add(part[0])
+
+
+def read_chunk(plan, pids):
+    """Read one chunk of PIDs; returns marshal-able data for :func:`run`."""
+    root = plan.root
+    read_stat = _procfs.read_stat
+    read_ns_links = _procfs.read_ns_links
+    names = plan.link_names
+    known = {}
+    rows = []
+    link_sets = []    # distinct links dicts of the chunk
+    set_index = {}    # tuple(links.items()) -> index in link_sets
+    fd_refs = []
+    relations = {}
+    mountinfo = {}
+    for pid in pids:
+        try:
+            stat = read_stat(root, pid)
+            links = read_ns_links(root, pid, names=names, known=known)
+        except (OSError, ProcParseError) as exc:
+            rows.append((pid, classify(exc)))
+            continue
+        key = tuple(links.items())
+        index = set_index.get(key)
+        new_set = index is None
+        if new_set:
+            index = set_index[key] = len(link_sets)
+            link_sets.append(links)
+        rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, index))
+        if plan.fd_prefixes and not stat.kernel_thread:
+            found = _fd_references(root, pid, plan.fd_prefixes)
+            if found:
+                fd_refs.append((pid, found))
+        if not new_set:
+            continue  # these namespaces were looked at with an earlier process
+        for name, inode in key:
+            nstype = FOR_CHILDREN_LINKS.get(name, name)
+            if plan.bind_mounts and nstype == 'mnt' and inode not in mountinfo:
+                text = _mountinfo(root, pid)
+                if text is not None:
+                    mountinfo[inode] = text
+            if plan.relations and (nstype, inode) not in relations:
+                _describe_link(root, pid, name, nstype, inode, relations)
+    details = _leader_details(root, rows) if plan.leader_details else {}
+    return rows, link_sets, details, fd_refs, relations, mountinfo
+
+
+def _leader_details(root, rows):
+    """pid -> (cmdline, real uid) of each process that may lead a namespace: its parent
+    is not in this chunk, or has other links. Unreadable ones are left to the caller."""
+    index_of = dict((row[0], row[5]) for row in rows if len(row) > 2)
+    details = {}
+    for row in rows:
+        if len(row) == 2 or index_of.get(row[1]) == row[5]:
+            continue
+        pid = row[0]
+        try:
+            cmdline = _procfs.read_cmdline(root, pid)
+            uid = _procfs.read_real_uid(root, pid)
+        except (OSError, ProcParseError):
+            continue
+        details[pid] = (cmdline, uid)
+    return details
+
+
+def _fd_references(root, pid, prefixes):
+    """[(fd, link text)] of the fds whose link starts with one of ``prefixes``."""
+    try:
+        return list(_procfs.read_fd_links(root, pid, prefixes).items())
+    except OSError:
+        return []  # exited, or fds of another user without CAP_SYS_PTRACE
+
+
+def _mountinfo(root, pid):
+    """The process's mountinfo if it has nsfs mounts, '' if none, None if unreadable."""
+    try:
+        text = root.read_text(str(pid), 'mountinfo')
+    except OSError:
+        return None
+    return text if ' - nsfs ' in text else ''
+
+
+def _describe_link(root, pid, name, nstype, inode, relations):
+    """Open /proc/PID/ns/NAME and record its relations, unless it is gone or reused
+    (then the next process of the namespace is tried)."""
+    try:
+        fd = _nsfs.open_ns(root.pid_path(pid, 'ns', name))
+    except OSError:
+        return
+    try:
+        if _nsfs.ns_ident(fd)[1] == inode:  # else the PID now belongs to another process
+            describe(fd, nstype, inode, relations)
+    except OSError:
+        pass
+    finally:
+        _nsfs.close_quietly(fd)
+
+
+def describe(fd, nstype, inode, relations):
+    """Record ``(parent, owner, owner uid)`` of the namespace open at ``fd`` and of every
+    ancestor and owner reached from it that is not recorded yet."""
+    parent = owner = owner_uid = None
+    if nstype in HIERARCHICAL_TYPES:
+        parent = _follow(_nsfs.get_parent(fd), nstype, relations)
+    if nstype == 'user':
+        owner = parent
+        owner_uid = _nsfs.get_owner_uid(fd)
+    else:
+        owner = _follow(_nsfs.get_userns(fd), 'user', relations)
+    relations[(nstype, inode)] = (parent, owner, owner_uid)
+
+
+def _follow(fd, nstype, relations):
+    """The inode of the namespace at ``fd`` (None for no fd), described if it is new."""
+    if fd is None:
+        return None
+    try:
+        inode = _nsfs.ns_ident(fd)[1]
+        if (nstype, inode) not in relations:
+            describe(fd, nstype, inode, relations)
+        return inode
+    finally:
+        _nsfs.close_quietly(fd)

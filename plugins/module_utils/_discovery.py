@@ -123,25 +123,26 @@ def scan_processes(state, plan=None):
     processes = state.processes
     skipped = state.skipped
     # Processes with the same links (siblings, mostly) share one links dict (read-only)
-    # and one list of member lists. The pass already shares a dict within each chunk.
+    # and one list of member lists; the pass already shares them within each chunk.
     groups = {}     # tuple(links.items()) -> (links, member lists)
-    by_dict = {}    # id() of a links dict of the pass -> the same
     # Chunks are merged as they come: the parent's own while the other workers still read.
-    for found, rows in _process_pass.run(plan or pass_plan(state), _procfs.list_pids(state.root),
-                                         _parallel.imap_chunks):
+    for found, (rows, link_sets) in _process_pass.run(plan or pass_plan(state), _procfs.list_pids(state.root),
+                                                      _parallel.imap_chunks):
         state.found = found
+        chunk_groups = [None] * len(link_sets)
         for row in rows:
             if len(row) == 2:
                 skipped[row[1]] += 1
                 continue
-            pid, ppid, comm, starttime, num_threads, links = row
-            group = by_dict.get(id(links))
+            pid, ppid, comm, starttime, num_threads, index = row
+            group = chunk_groups[index]
             if group is None:
+                links = link_sets[index]
                 key = tuple(links.items())
                 group = groups.get(key)
                 if group is None:
                     group = groups[key] = (links, _member_lists(state, links))
-                by_dict[id(links)] = group
+                chunk_groups[index] = group
             proc = processes[pid] = Process(pid, ppid, comm, starttime, group[0])
             proc.num_threads = num_threads
             for members in group[1]:

@@ -53,19 +53,16 @@ class PassResult:
     """What the pass found, merged over the workers."""
 
     def __init__(self):
-        self.rows = []          # (pid, ppid, comm, starttime, num_threads, links) or (pid, reason)
+        self.chunks = []        # (rows, link sets) per chunk, in PID order; see read_chunk
         self.details = {}       # pid -> (cmdline, real uid) of possible leaders
         self.fd_refs = []       # (pid, [(fd, link text)])
         self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
         self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none)
 
     def add(self, part):
-        """Merge one chunk's result of :func:`read_chunk`; returns the chunk's rows."""
+        """Merge one chunk's result of :func:`read_chunk`; returns its (rows, link sets)."""
         rows, link_sets, details, fd_refs, relations, mountinfo = part
-        # Rows name their links by index into the chunk's distinct link sets (fewer
-        # objects to send); they get their dict back here, one dict per distinct set.
-        rows = [row if len(row) == 2 else row[:5] + (link_sets[row[5]],) for row in rows]
-        self.rows.extend(rows)
+        self.chunks.append((rows, link_sets))
         self.details.update(details)
         self.fd_refs.extend(fd_refs)
         self.relations.update(relations)
@@ -73,23 +70,38 @@ class PassResult:
         # namespace see different mountinfo when chrooted.
         for inode, text in mountinfo.items():
             self.mountinfo.setdefault(inode, text)
-        return rows
+        return rows, link_sets
+
+    def rows(self):
+        """Every row with its links dict: (pid, ppid, comm, starttime, threads, links),
+        or (pid, reason) for a process that could not be read."""
+        for rows, link_sets in self.chunks:
+            for row in rows:
+                yield row if len(row) == 2 else row[:5] + (link_sets[row[5]],)
 
 
 def run(plan, pids, imap_chunks):
     """The pass over ``pids`` through ``imap_chunks(func, items)`` (``_parallel``):
-    yields ``(result so far, rows of the chunk just merged)`` per chunk."""
+    yields ``(result so far, (rows, link sets) of the chunk just merged)`` per chunk."""
     result = PassResult()
     for part in imap_chunks(lambda chunk: [read_chunk(plan, chunk)], pids):
         yield result, result.add(part[0])
 
 
 def read_chunk(plan, pids):
-    """Read one chunk of PIDs; returns marshal-able data for :func:`run`."""
+    """Read one chunk of PIDs; returns marshal-able data for :func:`run`.
+
+    Rows are ``(pid, ppid, comm, starttime, num_threads, index)`` with the index of the
+    process's links dict in the chunk's list of distinct link sets (siblings share one:
+    fewer objects to send and merge), or ``(pid, reason)`` when it could not be read.
+    """
     root = plan.root
     read_stat = _procfs.read_stat
     read_ns_links = _procfs.read_ns_links
     names = plan.link_names
+    fd_prefixes = plan.fd_prefixes
+    want_mountinfo = plan.bind_mounts
+    want_relations = plan.relations
     known = {}
     rows = []
     link_sets = []    # distinct links dicts of the chunk
@@ -111,19 +123,19 @@ def read_chunk(plan, pids):
             index = set_index[key] = len(link_sets)
             link_sets.append(links)
         rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, index))
-        if plan.fd_prefixes and not stat.kernel_thread:
-            found = _fd_references(root, pid, plan.fd_prefixes)
+        if fd_prefixes and not stat.kernel_thread:
+            found = _fd_references(root, pid, fd_prefixes)
             if found:
                 fd_refs.append((pid, found))
         if not new_set:
             continue  # these namespaces were looked at with an earlier process
         for name, inode in key:
             nstype = FOR_CHILDREN_LINKS.get(name, name)
-            if plan.bind_mounts and nstype == 'mnt' and inode not in mountinfo:
+            if want_mountinfo and nstype == 'mnt' and inode not in mountinfo:
                 text = _mountinfo(root, pid)
                 if text is not None:
                     mountinfo[inode] = text
-            if plan.relations and (nstype, inode) not in relations:
+            if want_relations and (nstype, inode) not in relations:
                 _describe_link(root, pid, name, nstype, inode, relations)
     details = _leader_details(root, rows) if plan.leader_details else {}
     return rows, link_sets, details, fd_refs, relations, mountinfo

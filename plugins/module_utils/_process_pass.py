@@ -13,7 +13,8 @@ fork, the path walks and the result transfer are paid once:
 
 - ``stat`` (ppid, comm, starttime, threads) and the namespace links: always;
 - command line and real UID of the processes that may lead a namespace (those whose
-  parent is not a process of the chunk with the same links): the ealdormen are among them;
+  parent is not a process of the same worker with the same links): the ealdormen are
+  among them;
 - the fd links that name a namespace or a socket: for the ``fds``/``sockets`` sources;
 - the first time a worker meets a namespace: its nsfs relations (parent, owning user
   namespace, owner UID, climbing to hidden ancestors), and for a mount namespace its
@@ -53,11 +54,12 @@ class PassResult:
     """What the pass found, merged over the workers."""
 
     def __init__(self):
-        self.chunks = []        # (rows, link sets) per chunk, in PID order; see read_chunk
+        self.chunks = []        # (rows, link sets) per worker, as they came; see read_chunk
         self.details = {}       # pid -> (cmdline, real uid) of possible leaders
         self.fd_refs = []       # (pid, [(fd, link text)])
         self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
         self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none)
+        self._mount_readers = {}  # mnt inode -> the PID mountinfo was read from
 
     def add(self, part):
         """Merge one chunk's result of :func:`read_chunk`; returns its (rows, link sets)."""
@@ -66,10 +68,13 @@ class PassResult:
         self.details.update(details)
         self.fd_refs.extend(fd_refs)
         self.relations.update(relations)
-        # The first chunk's reader wins, as in a serial pass: processes of one mount
+        # The lowest PID's mountinfo wins, as in a serial pass: processes of one mount
         # namespace see different mountinfo when chrooted.
-        for inode, text in mountinfo.items():
-            self.mountinfo.setdefault(inode, text)
+        for inode, (reader, text) in mountinfo.items():
+            known = self._mount_readers.get(inode)
+            if known is None or reader < known:
+                self._mount_readers[inode] = reader
+                self.mountinfo[inode] = text
         return rows, link_sets
 
     def rows(self):
@@ -82,14 +87,15 @@ class PassResult:
 
 def run(plan, pids, imap_chunks):
     """The pass over ``pids`` through ``imap_chunks(func, items)`` (``_parallel``):
-    yields ``(result so far, (rows, link sets) of the chunk just merged)`` per chunk."""
+    yields ``(result so far, (rows, link sets) just merged)`` per worker."""
     result = PassResult()
     for part in imap_chunks(lambda chunk: [read_chunk(plan, chunk)], pids):
         yield result, result.add(part[0])
 
 
 def read_chunk(plan, pids):
-    """Read one chunk of PIDs; returns marshal-able data for :func:`run`.
+    """Read the PIDs of one worker (its chunk: an iterable, in increasing order);
+    returns marshal-able data for :func:`run`.
 
     Rows are ``(pid, ppid, comm, starttime, num_threads, index)`` with the index of the
     process's links dict in the chunk's list of distinct link sets (siblings share one:
@@ -134,7 +140,7 @@ def read_chunk(plan, pids):
             if want_mountinfo and nstype == 'mnt' and inode not in mountinfo:
                 text = _mountinfo(root, pid)
                 if text is not None:
-                    mountinfo[inode] = text
+                    mountinfo[inode] = (pid, text)
             if want_relations and (nstype, inode) not in relations:
                 _describe_link(root, pid, name, nstype, inode, relations)
     details = _leader_details(root, rows) if plan.leader_details else {}
@@ -144,7 +150,7 @@ def read_chunk(plan, pids):
 def _leader_details(root, rows):
     """pid -> (cmdline, real uid) of each process that may lead a namespace: its parent
     is not in this chunk, or has other links. Unreadable ones are left to the caller."""
-    index_of = dict((row[0], row[5]) for row in rows if len(row) > 2)
+    index_of = dict((row[0], row[5]) for row in rows if len(row) > 2)  # this worker's
     details = {}
     for row in rows:
         if len(row) == 2 or index_of.get(row[1]) == row[5]:

@@ -2,13 +2,15 @@
 # Copyright (c) nsops.namespaces contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""map_chunks: forked children give the same result as a serial run, whatever fails."""
+"""map_chunks/imap_chunks: forked workers share a queue of blocks and give the same
+result as a serial run, whatever fails."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import os
+import time
 
 import pytest
 
@@ -19,15 +21,48 @@ def describe(items):
     return [(item, os.getpid(), {'square': item * item, 'name': 'p%d' % item}) for item in items]
 
 
-def test_forked_chunks_cover_every_item_once():
+def by_worker(rows):
+    workers = {}
+    for item, pid, _extra in rows:
+        workers.setdefault(pid, []).append(item)
+    return workers
+
+
+def test_every_item_once_each_worker_in_increasing_order():
     items = list(range(1000))
     rows = _parallel.map_chunks(describe, items, workers=3)
-    assert [row[0] for row in rows] == items  # consecutive chunks, in order
+    assert sorted(row[0] for row in rows) == items
     assert all(row[2]['square'] == row[0] * row[0] for row in rows)
-    assert len(set(row[1] for row in rows)) == 3  # the parent and two children did the work
-    # Each worker got one consecutive run of items.
-    runs = [row[1] for index, row in enumerate(rows) if index == 0 or rows[index - 1][1] != row[1]]
-    assert len(runs) == 3
+    workers = by_worker(rows)
+    assert os.getpid() in workers and len(workers) <= 3
+    assert all(taken == sorted(taken) for taken in workers.values())
+
+
+def test_blocks_are_guided_and_cover_everything():
+    spans = _parallel.blocks(1000, 2)
+    assert spans[0] == (0, 250)
+    assert [start for start, _end in spans[1:]] == [end for _start, end in spans[:-1]]
+    assert spans[-1][1] == 1000
+    sizes = [end - start for start, end in spans]
+    assert sizes == sorted(sizes, reverse=True) or sizes[-1] < _parallel.MIN_BLOCK
+    assert min(sizes[:-1]) >= _parallel.MIN_BLOCK
+    assert _parallel.blocks(0, 2) == []
+
+
+def test_a_slow_worker_takes_fewer_blocks():
+    parent = os.getpid()
+
+    def slow_parent(items):
+        rows = []
+        for item in items:
+            if os.getpid() == parent:
+                time.sleep(0.005)
+            rows.append((item, os.getpid(), None))
+        return rows
+
+    rows = _parallel.map_chunks(slow_parent, list(range(1000)), workers=2)
+    assert sorted(row[0] for row in rows) == list(range(1000))
+    assert len(by_worker(rows).get(parent, [])) < 500  # the child took the larger share
 
 
 def test_small_inputs_stay_in_process():
@@ -35,13 +70,14 @@ def test_small_inputs_stay_in_process():
     assert set(row[1] for row in rows) == {os.getpid()}
 
 
-def test_a_failing_child_has_its_share_redone_in_the_parent():
+def test_a_failing_child_has_its_blocks_redone_in_the_parent():
     parent = os.getpid()
 
     def fails_in_children(items):
+        rows = describe(items)
         if os.getpid() != parent:
             raise RuntimeError('boom')
-        return describe(items)
+        return rows
 
     rows = _parallel.map_chunks(fails_in_children, list(range(900)), workers=2)
     assert sorted(row[0] for row in rows) == list(range(900))
@@ -52,9 +88,10 @@ def test_unmarshalable_child_results_are_redone_in_the_parent():
     parent = os.getpid()
 
     def odd_in_children(items):
+        rows = describe(items)
         if os.getpid() != parent:
             return [object()]
-        return describe(items)
+        return rows
 
     rows = _parallel.map_chunks(odd_in_children, list(range(800)), workers=2)
     assert sorted(row[0] for row in rows) == list(range(800))
@@ -64,14 +101,12 @@ def test_worker_count_is_bounded():
     assert 1 <= _parallel.worker_count() <= _parallel.MAX_WORKERS
 
 
-def test_imap_yields_the_parents_chunk_before_collecting_children(monkeypatch):
+def test_imap_yields_the_parents_part_first(monkeypatch):
     monkeypatch.setattr(_parallel, 'MIN_ITEMS', 2)
-    parts = _parallel.imap_chunks(describe, list(range(30)), workers=3)
-    first = next(parts)
-    assert [row[0] for row in first] == list(range(10))
-    assert set(row[1] for row in first) == {os.getpid()}
-    rest = list(parts)
-    assert [row[0] for part in rest for row in part] == list(range(10, 30))
+    parts = list(_parallel.imap_chunks(describe, list(range(300)), workers=3))
+    assert set(row[1] for row in parts[0]) == {os.getpid()}
+    assert all(row[1] != os.getpid() for part in parts[1:] for row in part)
+    assert sorted(row[0] for part in parts for row in part) == list(range(300))
 
 
 def test_imap_closed_early_reaps_its_children(monkeypatch):
@@ -79,13 +114,13 @@ def test_imap_closed_early_reaps_its_children(monkeypatch):
     started = []
     real_start = _parallel._start
 
-    def start(func, chunk):
-        child = real_start(func, chunk)
+    def start(*args):
+        child = real_start(*args)
         started.append(child[0])
         return child
 
     monkeypatch.setattr(_parallel, '_start', start)
-    parts = _parallel.imap_chunks(describe, list(range(30)), workers=3)
+    parts = _parallel.imap_chunks(describe, list(range(300)), workers=3)
     next(parts)
     parts.close()
     assert len(started) == 2

@@ -80,6 +80,10 @@ notes:
   - Namespace identity is the nsfs device and inode. The inode alone is unique on a
     running kernel and is what C(ref) (V(net:[4026531833])) and C(lsns) show.
   - The facts follow the JSON Schema shipped as C(meta/schemas/namespace_facts.json) in the collection.
+  - Each process is visited once. On a host with 400 processes or more the visits are
+    spread over up to one forked helper per CPU (at most four); the helpers only read
+    /proc and nsfs and send plain data back, and if one fails its share is read again by
+    the module itself.
 seealso:
   - name: lsns(8)
     description: List system namespaces (util-linux).

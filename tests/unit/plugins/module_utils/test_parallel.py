@@ -34,7 +34,8 @@ def test_every_item_once_each_worker_in_increasing_order():
     assert sorted(row[0] for row in rows) == items
     assert all(row[2]['square'] == row[0] * row[0] for row in rows)
     workers = by_worker(rows)
-    assert os.getpid() in workers and len(workers) <= 3
+    # Who takes what depends on timing (a fast child may drain the queue alone).
+    assert 1 <= len(workers) <= 3
     assert all(taken == sorted(taken) for taken in workers.values())
 
 
@@ -101,12 +102,17 @@ def test_worker_count_is_bounded():
     assert 1 <= _parallel.worker_count() <= _parallel.MAX_WORKERS
 
 
+def worker_part(items):
+    """One row per worker, even one that got no block."""
+    return [(os.getpid(), list(items))]
+
+
 def test_imap_yields_the_parents_part_first(monkeypatch):
     monkeypatch.setattr(_parallel, 'MIN_ITEMS', 2)
-    parts = list(_parallel.imap_chunks(describe, list(range(300)), workers=3))
-    assert set(row[1] for row in parts[0]) == {os.getpid()}
-    assert all(row[1] != os.getpid() for part in parts[1:] for row in part)
-    assert sorted(row[0] for part in parts for row in part) == list(range(300))
+    parts = list(_parallel.imap_chunks(worker_part, list(range(300)), workers=3))
+    assert parts[0][0][0] == os.getpid()
+    assert len(parts) == 3 and all(part[0][0] != os.getpid() for part in parts[1:])
+    assert sorted(item for part in parts for item in part[0][1]) == list(range(300))
 
 
 def test_imap_closed_early_reaps_its_children(monkeypatch):
@@ -120,7 +126,7 @@ def test_imap_closed_early_reaps_its_children(monkeypatch):
         return child
 
     monkeypatch.setattr(_parallel, '_start', start)
-    parts = _parallel.imap_chunks(describe, list(range(300)), workers=3)
+    parts = _parallel.imap_chunks(worker_part, list(range(300)), workers=3)
     next(parts)
     parts.close()
     assert len(started) == 2

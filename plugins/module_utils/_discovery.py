@@ -270,28 +270,31 @@ def _record_bind_mounts(state, mnt_ref, text):
 def resolve_hierarchy(state):
     """Parents (pid, user), owning user namespaces and owner UIDs through nsfs ioctls:
     the process pass asked them for every namespace a process is in; the namespaces
-    only fds, bind mounts or threads hold are asked here."""
+    only fds, bind mounts or threads hold are asked here, the same way."""
     if not state.is_procfs:
         return
-    for (nstype, inode), (parent, owner, owner_uid) in state.found.relations.items():
+    relations = dict(state.found.relations)
+    for ns in list(state.namespaces.values()):
+        if (ns.type, ns.inode) in relations:
+            continue
+        fd = _open_namespace(state, ns)
+        if fd is None:
+            continue
+        try:
+            _process_pass.describe(fd, ns.type, ns.inode, relations)
+        except OSError:
+            pass  # the kernel refused an ioctl: this namespace stays without relations
+        finally:
+            _nsfs.close_quietly(fd)
+    # Namespaces first met here (hidden ancestors and owners) are created hidden.
+    for (nstype, inode), (parent, owner, owner_uid) in relations.items():
         ns = state.namespace(nstype, inode, hidden=True)
-        ns.resolved = True
         if parent is not None:
             ns.parent = state.namespace(nstype, parent, hidden=True)
             ns.parent.children.append(ns)
         if owner is not None:
             ns.owner = state.namespace('user', owner, hidden=True)
         ns.owner_uid = owner_uid
-    for ns in list(state.namespaces.values()):
-        if ns.resolved:
-            continue
-        fd = _open_namespace(state, ns)
-        if fd is None:
-            continue
-        try:
-            _resolve(state, ns, fd)
-        finally:
-            _nsfs.close_quietly(fd)
 
 
 def _open_paths(state, ns):
@@ -322,34 +325,6 @@ def _open_namespace(state, ns):
             return fd
         _nsfs.close_quietly(fd)  # the pid was reused by another process
     return None
-
-
-def _resolve(state, ns, fd):
-    ns.resolved = True
-    if ns.type in HIERARCHICAL_TYPES:
-        parent_fd = _nsfs.get_parent(fd)
-        if parent_fd is not None:
-            try:
-                parent = state.namespace(ns.type, _nsfs.ns_ident(parent_fd)[1], hidden=True)
-                ns.parent = parent
-                parent.children.append(ns)
-                if not parent.resolved:
-                    _resolve(state, parent, parent_fd)
-            finally:
-                _nsfs.close_quietly(parent_fd)
-    if ns.type == 'user':
-        ns.owner = ns.parent
-        ns.owner_uid = _nsfs.get_owner_uid(fd)
-        return
-    owner_fd = _nsfs.get_userns(fd)
-    if owner_fd is not None:
-        try:
-            owner = state.namespace('user', _nsfs.ns_ident(owner_fd)[1], hidden=True)
-            ns.owner = owner
-            if not owner.resolved:
-                _resolve(state, owner, owner_fd)
-        finally:
-            _nsfs.close_quietly(owner_fd)
 
 
 def pick_leaders(state):

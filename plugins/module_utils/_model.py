@@ -26,7 +26,7 @@ class Namespace:
 
     __slots__ = ('type', 'inode', 'ref', 'dev', 'pids', 'for_children', 'loose_threads', 'fds',
                  'sockets', 'bind_mounts', 'parent', 'children', 'owner', 'owner_uid',
-                 'hidden', 'leaders', 'ealdorman', 'resolved')
+                 'hidden', 'leaders', 'ealdorman')
 
     def __init__(self, nstype, inode, dev=None, hidden=False):
         self.type = nstype
@@ -46,7 +46,6 @@ class Namespace:
         self.hidden = hidden      # found only by climbing parents/owners
         self.leaders = []
         self.ealdorman = None
-        self.resolved = False     # parent/owner ioctls done
 
     def to_facts(self, processes):
         """The facts dict of this namespace; ``processes`` maps pid -> Process."""

@@ -119,8 +119,7 @@ def _claim(items, spans, queue_r, claimed):
         index = int.from_bytes(data, 'little')
         claimed.append(index)
         start, end = spans[index]
-        for item in items[start:end]:
-            yield item
+        yield from items[start:end]
 
 
 def _start(func, items, spans, queue_r):

@@ -28,13 +28,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-
 from . import _nsfs
 from . import _procfs
+from ._model import HIERARCHICAL_TYPES
 from ._procfs import FOR_CHILDREN_LINKS, ProcParseError, classify
-
-HIERARCHICAL_TYPES = ('pid', 'user')
 
 
 class PassPlan:

@@ -122,6 +122,15 @@ def _write(path, value):
         handle.write(str(value))
 
 
+def _read_value(path):
+    """A limit file's content, stripped; None when it cannot be read."""
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
 def plan(path, limits, proc_root=None):
     """Where the cgroup lives and which file gets each limit, without touching anything.
 
@@ -180,7 +189,9 @@ def prepare(path, limits, proc_root=None):
                 _write(os.path.join(directory, 'cgroup.subtree_control'), '+' + controller)
         for limit_file, value in writes:
             _write(limit_file, value)
-            placement['limits'][limit_file] = str(value)
+            # What the kernel made of it (memory limits are rounded to pages): the value
+            # drift checks compare with.
+            placement['limits'][limit_file] = _read_value(limit_file) or str(value)
     except OSError as exc:
         remove(placement)
         raise CgroupError('preparing cgroup %s failed: %s: %s' % (path, exc.filename or '', exc.strerror))
@@ -196,6 +207,54 @@ def _make_dirs(directory, created):
     for new in reversed(missing):
         os.mkdir(new)
         created.append(new)
+
+
+# ---------------------------------------------------------------------------- drift
+
+def limit_drift(placement):
+    """``[(file, expected, current)]`` of the limits that no longer read as set
+    (changed by hand; current None: the file is gone with its cgroup)."""
+    drift = []
+    for limit_file, expected in sorted(((placement or {}).get('limits') or {}).items()):
+        current = _read_value(limit_file)
+        if current != expected:
+            drift.append((limit_file, expected, current))
+    return drift
+
+
+def membership_drift(placement, pid):
+    """The cgroup directories of the placement whose ``cgroup.procs`` no longer lists
+    the process (moved out by hand, or the cgroup removed)."""
+    if not placement:
+        return []
+    return [directory for directory in placement.get('directories') or [] if not _holds(directory, pid)]
+
+
+def _holds(directory, pid):
+    return str(pid) in _read_words(os.path.join(directory, 'cgroup.procs'))
+
+
+def repair(placement, pid, limits, directories):
+    """Write the expected values of ``limits`` (from :func:`limit_drift`) again and put
+    the process back into ``directories``; returns ``[(what, before, after)]`` of what
+    changed. A value the kernel reads back as it was (rounded alike) is no change."""
+    changed = []
+    try:
+        for directory in directories:
+            if not os.path.isdir(directory):
+                os.makedirs(directory)
+                placement.setdefault('created', []).append(directory)
+            _write(os.path.join(directory, 'cgroup.procs'), pid)
+            changed.append((os.path.join(directory, 'cgroup.procs'), 'without %d' % pid, 'with %d' % pid))
+        for limit_file, expected, current in limits:
+            _write(limit_file, expected)
+            after = _read_value(limit_file)
+            placement['limits'][limit_file] = after
+            if after != current:
+                changed.append((limit_file, current, after))
+    except OSError as exc:
+        raise CgroupError('repairing cgroup %s failed: %s: %s' % (placement['path'], exc.filename or '', exc.strerror))
+    return changed
 
 
 def procs_files(placement):

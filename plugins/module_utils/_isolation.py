@@ -38,6 +38,7 @@ import tempfile
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils import _cgroup_limits as cgroup_limits
+from ansible_collections.nsops.namespaces.plugins.module_utils import _isolation_drift as drift_
 from ansible_collections.nsops.namespaces.plugins.module_utils import _isolation_spawn as spawn
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsfs import clone_flags, pidfd_open
 from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import (
@@ -751,6 +752,8 @@ def converge(params, check_mode=False, proc_root=None):
             result = _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id)
             if result['action'] == 'none':
                 return result
+            if result['action'] == 'repair':
+                return _repair(store, record, result)
             warnings = []
             if record:
                 warnings.extend(_teardown(store, record, signum, stop_timeout, proc_root, boot_id))
@@ -780,12 +783,34 @@ def _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id
         'name': name,
         'state': 'absent' if state == 'absent' else 'present',
         'diff': {'before': before, 'after': after},
+        'drift': [],
     }
     result.update(_facts(record if running and action == 'none' else None, spec))
     if state == 'absent' and record:
         result['log_path'] = record.get('log_path')
     if action == 'none' and running and record.get('spec_hash') != new_hash and state != 'absent':
         result['warnings'] = ['%s runs with a different spec; recreate: false keeps it' % name]
+    elif action == 'none' and running and state != 'absent':
+        # The declaration is unchanged: does the live state still match it?
+        drift = drift_.find(record)
+        if drift:
+            live_before, live_after = drift.views(record)
+            result.update(changed=True, action='repair', drift=drift.messages(record))
+            result['diff'] = {'before': dict(before, live=live_before), 'after': dict(after, live=live_after)}
+    return result
+
+
+def _repair(store, record, result):
+    """Put back what drifted from the record while its process runs (lock held)."""
+    try:
+        done = drift_.repair(store, record, drift_.find(record))
+    except cgroup_limits.CgroupError as exc:
+        raise IsolationError('%s: %s' % (record['name'], exc))
+    store.save(record)
+    result.update(_facts(record))
+    if not done:  # only rounding differences: the kernel reads back what it already had
+        result.update(changed=False, action='none', drift=[])
+        result['diff'] = {'before': result['diff']['before'], 'after': result['diff']['before']}
     return result
 
 

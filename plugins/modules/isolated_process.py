@@ -25,6 +25,9 @@ description:
   - A change of any option that shapes the process (everything except O(state),
     O(stop_signal), O(stop_timeout), O(recreate) and O(state_dir)) replaces the process
     when O(recreate=true).
+  - With an unchanged declaration, a running process is checked against what it was
+    given - cgroup limits, cgroup membership, persisted namespace mounts - and whatever
+    was changed by hand is put back without a restart (RV(action=repair), RV(drift)).
 author:
   - nsops developers (@nsops)
 extends_documentation_fragment:
@@ -37,7 +40,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the declared spec (and C(state)) before and after.
+      - The diff shows the declared spec (and C(state)) before and after, and for a
+        repair the live values under C(live).
   platform:
     support: full
     platforms: linux
@@ -283,10 +287,13 @@ EXAMPLES = r'''
 
 RETURN = r'''
 action:
-  description: What the run did (or would do in check mode).
+  description:
+    - What the run did (or would do in check mode).
+    - V(repair) puts back what changed under a running process while its declaration did
+      not (see RV(drift)); the process keeps running.
   returned: always
   type: str
-  choices: [none, start, replace, restart, stop]
+  choices: [none, start, replace, restart, stop, repair]
   sample: start
 name:
   description: The name of the process.
@@ -347,6 +354,16 @@ persisted_namespaces:
   returned: always
   type: dict
   sample: {net: /run/nsops-namespaces/isolated/ns/web/net}
+drift:
+  description:
+    - What no longer matched the declaration while the process ran, and was put back
+      (or would be, in check mode) with RV(action=repair) - a cgroup limit written by hand,
+      the process moved out of its cgroup, a persisted namespace unmounted.
+    - The diff shows these under C(live) - the kernel's view before, the declared one after.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/sys/fs/cgroup/nsops/web/memory.max reads 1073741824, declared 67108864"]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

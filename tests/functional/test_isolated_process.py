@@ -376,6 +376,60 @@ def test_absent_removes_everything(lab):
     assert again['changed'] is False and again['action'] == 'none'
 
 
+def read_file(path):
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def write_file(path, value):
+    with open(path, 'w') as handle:
+        handle.write(value)
+
+
+def test_hand_edits_are_put_back_without_a_restart(lab):
+    name = lab.name('drift')
+    args = lab.args(name, cgroup=lab.cgroup_parent + '/' + name, memory_max='64M', pids_max=32,
+                    persist_namespaces=['net'])
+    started = lab.ok(args)
+    pid = started['pid']
+    placement = started['cgroup']
+    pids_file = [f for f in placement['limits'] if f.endswith('/pids.max')][0]
+    memory_file = [f for f in placement['limits'] if os.path.basename(f).startswith('memory.')][0]
+    moved_from = os.path.dirname(pids_file)
+    persisted = started['persisted_namespaces']['net']
+
+    # By hand: two limits rewritten, the process moved to the root of the pids
+    # hierarchy, the persisted netns unmounted.
+    write_file(pids_file, 'max')
+    write_file(memory_file, str(1 << 30))
+    write_file(os.path.join(os.path.dirname(os.path.dirname(moved_from)), 'cgroup.procs'), str(pid))
+    subprocess.run(['umount', persisted], check=True)
+    assert str(pid) not in read_file(os.path.join(moved_from, 'cgroup.procs')).split()
+
+    predicted = lab.ok(args, check=True)
+    assert predicted['changed'] is True and predicted['action'] == 'repair' and predicted['pid'] == pid
+    assert len(predicted['drift']) == 4, predicted['drift']
+    live = predicted['diff']['before']['live']
+    assert live['cgroup_limits'] == {pids_file: 'max', memory_file: str(1 << 30)}
+    assert live['cgroup_member'] == {moved_from: False}
+    assert live['persisted_namespaces'] == {'net': None}
+    assert predicted['diff']['after']['live']['cgroup_limits'] == {pids_file: '32', memory_file: str(64 << 20)}
+    assert read_file(pids_file) == 'max' and persisted not in mount_points()  # check mode touched nothing
+
+    repaired, again = lab.ok_steps([(args, False), (args, False)])
+    assert repaired['changed'] is True and repaired['action'] == 'repair'
+    assert repaired['pid'] == pid and alive(pid) and lab.record(name)['starttime'] == starttime(pid)
+    assert read_file(pids_file) == '32' and read_file(memory_file) == str(64 << 20)
+    for directory in placement['directories']:
+        assert str(pid) in read_file(os.path.join(directory, 'cgroup.procs')).split(), directory
+    assert persisted in mount_points()
+    assert (os.stat(persisted).st_dev, os.stat(persisted).st_ino) == ns_ident(pid, 'net')
+    assert again['changed'] is False and again['action'] == 'none' and again['drift'] == []
+
+    absent(lab, name)
+    assert wait_dead(pid)
+
+
 def test_killed_process_is_recreated(lab):
     name = lab.name('kill')
     args = lab.args(name)

@@ -129,3 +129,81 @@ def test_remove_ignores_paths_a_record_should_not_hold(tmp_path):
     placement = {'path': 'nsops/web', 'directories': [str(keep)], 'created': [str(tmp_path)]}
     assert cg.remove(placement) == []
     assert keep.is_dir()
+
+
+# ---------------------------------------------------------------------------- drift
+
+def placed(tmp_path, pid=4242):
+    """A prepared fixture placement with its process listed in every cgroup.procs."""
+    proc, mounts = fixture_host(tmp_path, HYBRID)
+    placement = cg.prepare('nsops/web', {'memory_max': 1 << 20, 'pids_max': 32, 'cpu_weight': None}, proc)
+    for procs in cg.procs_files(placement):
+        with open(procs, 'w') as handle:
+            handle.write('%d\n' % pid)
+    return placement, mounts
+
+
+def test_no_drift_right_after_prepare(tmp_path):
+    placement = placed(tmp_path)[0]
+    assert cg.limit_drift(placement) == []
+    assert cg.membership_drift(placement, 4242) == []
+    assert cg.limit_drift(None) == [] and cg.membership_drift(None, 4242) == []
+
+
+def test_limit_written_by_hand_is_drift_and_repaired(tmp_path):
+    placement, mounts = placed(tmp_path)
+    limit = os.path.join(mounts['pids'], 'nsops/web/pids.max')
+    with open(limit, 'w') as handle:
+        handle.write('max\n')
+    drift = cg.limit_drift(placement)
+    assert drift == [(limit, '32', 'max')]
+    assert cg.repair(placement, 4242, drift, []) == [(limit, 'max', '32')]
+    with open(limit) as handle:
+        assert handle.read() == '32'
+    assert cg.limit_drift(placement) == []
+
+
+def test_a_value_the_kernel_reads_back_alike_is_no_change(tmp_path):
+    placement, mounts = placed(tmp_path)
+    limit = os.path.join(mounts['memory'], 'nsops/web/memory.limit_in_bytes')
+    placement['limits'][limit] = '1048577'  # an old record: the value as written, not as read back
+    with open(limit, 'w') as handle:
+        handle.write('1048577')  # a fixture file keeps it as is: "the kernel" rounds nothing here
+    assert cg.limit_drift(placement) == []
+    placement['limits'][limit] = '1048577'
+    with open(limit, 'w') as handle:
+        handle.write('1048576')
+    drift = cg.limit_drift(placement)
+    assert drift == [(limit, '1048577', '1048576')]
+    assert cg.repair(placement, 4242, drift, []) == [(limit, '1048576', '1048577')]
+
+
+def test_process_moved_out_is_put_back(tmp_path):
+    placement, mounts = placed(tmp_path)
+    procs = os.path.join(mounts['memory'], 'nsops/web/cgroup.procs')
+    with open(procs, 'w') as handle:
+        handle.write('')
+    assert cg.membership_drift(placement, 4242) == [os.path.dirname(procs)]
+    assert cg.repair(placement, 4242, [], [os.path.dirname(procs)]) == [(procs, 'without 4242', 'with 4242')]
+    assert cg.membership_drift(placement, 4242) == []
+
+
+def test_removed_cgroup_is_drift_of_limits_and_membership(tmp_path):
+    placement, mounts = placed(tmp_path)
+    directory = os.path.join(mounts['pids'], 'nsops/web')
+    for name in os.listdir(directory):
+        os.unlink(os.path.join(directory, name))
+    os.rmdir(directory)
+    limit = os.path.join(directory, 'pids.max')
+    assert cg.limit_drift(placement) == [(limit, '32', None)]
+    assert cg.membership_drift(placement, 4242) == [directory]
+    changed = cg.repair(placement, 4242, cg.limit_drift(placement), [directory])
+    assert (limit, None, '32') in changed and os.path.isdir(directory)
+
+
+def test_repair_failure_names_the_cgroup(tmp_path):
+    placement = placed(tmp_path)[0]
+    blocker = tmp_path / 'not-a-directory'
+    blocker.write_text(u'')
+    with pytest.raises(cg.CgroupError, match='repairing cgroup nsops/web failed: .*not-a-directory/pids.max'):
+        cg.repair(placement, 4242, [(str(blocker / 'pids.max'), '32', None)], [])

@@ -76,7 +76,16 @@ def _e(value):
 
 
 def _anchor(host):
-    return 'host-' + re.sub(r'[^A-Za-z0-9_-]', '-', host)
+    """A unique, safe id per host name: letters, digits and '-' stay, every other
+    character becomes '_<hex>_' ('web.1' -> 'host-web_2e_1', 'web_1' -> 'host-web_5f_1')."""
+    return 'host-' + re.sub(r'[^A-Za-z0-9-]', lambda m: '_%x_' % ord(m.group(0)), host)
+
+
+def _code_with_title(text, title):
+    """``<code>`` of ``text``, with the full ``title`` on hover when there is one."""
+    if title is None:
+        return '<code>%s</code>' % _e(text)
+    return '<code title="%s">%s</code>' % (escape(str(title), quote=True), _e(text))
 
 
 def _badge(status):
@@ -231,7 +240,7 @@ def _host(host):
                     'not found' if entry['looked_up'] else 'not looked up')] + [''] * 6)
                 continue
             for found in entry['found']:
-                rows.append([_e(entry['name']), '<code title="%s">%s</code>' % (_e(found['id']), _e(found['short_id'] or found['name'])),
+                rows.append([_e(entry['name']), _code_with_title(found['short_id'] or found['name'], found['id']),
                              _e(found['runtime']), _e(found['pod_uid']), _e(found['state']), _e(found['init_pid']),
                              _e(len(found['pids'])), '<code>%s</code>' % _e(found['init_command'])])
         out.append('<h3>Containers</h3>')

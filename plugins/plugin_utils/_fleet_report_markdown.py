@@ -33,6 +33,17 @@ def _cell(value):
     return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;') or ' '
 
 
+def _code(value):
+    """A code span for a table cell: shown as is (no backslash escapes or entities
+    there), only ``|`` escaped for the table and the backtick fence made long enough."""
+    text = str(value).replace('\r', ' ').replace('\n', ' ').replace('|', '\\|') if value else ''
+    if not text:
+        return '-'
+    ticks = '`' * (max([len(run) for run in re.findall('`+', text)] or [0]) + 1)
+    pad = ' ' if text[0] == '`' or text[-1] == '`' else ''
+    return ticks + pad + text + pad + ticks
+
+
 def _row(cells):
     return '| ' + ' | '.join(cells) + ' |'
 
@@ -89,7 +100,7 @@ def render_markdown(report, title='Namespace fleet report'):
         out += ['', '## Containers', '']
         rows = []
         for entry in report['containers']:
-            found = '; '.join('%s: `%s` %s init PID %s' % (_cell(f['host']), _cell((f['id'] or f['name'] or '')[:12]),
+            found = '; '.join('%s: %s %s init PID %s' % (_cell(f['host']), _code((f['id'] or f['name'] or '')[:12]),
                                                            _cell(f['runtime']), _cell(f['init_pid']))
                               for f in entry['found_on']) or 'not found'
             errors = '; '.join('%s: %s' % (_cell(x['host']), _cell(x['error'])) for x in entry['errors'])
@@ -141,7 +152,7 @@ def _host(host):
             elif not entry['found']:
                 rows.append([_cell(entry['name']), 'not found' if entry['looked_up'] else 'not looked up'] + [' '] * 5)
             for found in entry['found']:
-                rows.append([_cell(entry['name']), '`%s`' % _cell(found['short_id'] or found['name']), _cell(found['runtime']),
+                rows.append([_cell(entry['name']), _code(found['short_id'] or found['name']), _cell(found['runtime']),
                              _cell(found['pod_uid']), _cell(found['state']), _cell(found['init_pid']), _cell(len(found['pids']))])
         out += _table(['declared', 'container', 'runtime', 'pod UID', 'state', 'init PID', 'processes'], rows,
                       numeric={5, 6})

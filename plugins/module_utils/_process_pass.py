@@ -15,7 +15,8 @@ fork, the path walks and the result transfer are paid once:
 - command line and real UID of the processes that may lead a namespace (those whose
   parent is not a process of the same worker with the same links): the ealdormen are
   among them;
-- the fd links that name a namespace or a socket: for the ``fds``/``sockets`` sources;
+- the fd links that name a namespace or a socket: for the ``fds``/``sockets`` sources
+  (not of kernel threads: they have no fds);
 - the first time a worker meets a namespace: its nsfs relations (parent, owning user
   namespace, owner UID, climbing to hidden ancestors), and for a mount namespace its
   mountinfo when it holds nsfs bind mounts.
@@ -42,7 +43,7 @@ class PassPlan:
         self.root = root
         self.link_names = tuple(link_names)
         self.leader_details = leader_details    # cmdline and uid of possible leaders
-        self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep ('' keeps none)
+        self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep (none: no fd scan)
         self.relations = relations              # nsfs ioctls (a live procfs only)
         self.bind_mounts = bind_mounts          # mountinfo of each mount namespace
 

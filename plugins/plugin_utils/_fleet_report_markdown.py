@@ -101,7 +101,7 @@ def render_markdown(report, title='Namespace fleet report'):
         rows = []
         for entry in report['containers']:
             found = '; '.join('%s: %s %s init PID %s' % (_cell(f['host']), _code((f['id'] or f['name'] or '')[:12]),
-                                                           _cell(f['runtime']), _cell(f['init_pid']))
+                                                         _cell(f['runtime']), _cell(f['init_pid']))
                               for f in entry['found_on']) or 'not found'
             errors = '; '.join('%s: %s' % (_cell(x['host']), _cell(x['error'])) for x in entry['errors'])
             rows.append([_cell(entry['name']),

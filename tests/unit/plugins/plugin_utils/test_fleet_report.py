@@ -330,8 +330,8 @@ class TestBuildReport:
 
     def test_container_error_is_a_problem(self, facts):
         hostvars = {'h': {'ansible_facts': {'namespaces': facts},
-                          'fleet_container_results': registered([loop_result('fleet_container', MISSING, failed=True,
-                                                                              msg='ambiguous: 2 containers match')]),
+                          'fleet_container_results': registered([
+                              loop_result('fleet_container', MISSING, failed=True, msg='ambiguous: 2 containers match')]),
                           'fleet_stage_failures': [{'stage': 'locate', 'task': 'Look up', 'msg': 'One or more items failed'}]}}
         value = build_report(['h'], hostvars)
         assert value['hosts'][0]['status'] == 'failed'

@@ -504,12 +504,31 @@ def _link_inode(name, text):
 _LINK_HEADS = dict((name, FOR_CHILDREN_LINKS.get(name, name) + ':[') for name in NS_LINKS)
 
 
+# Up to this many open fds, read_fd_links tries fds 0..N-1 before listing the directory.
+_DENSE_FDS = 64
+
+
 def read_fd_links(root, pid, prefixes=None):
     """``{fd number: link text}`` for a process's open files (only the links that start
     with one of ``prefixes`` when given)."""
     base = root.prefix + str(pid) + '/fd/'
-    links = {}
     readlink = os.readlink
+    # Since Linux 6.2 the size of /proc/PID/fd is the number of open fds, and most
+    # processes hold exactly 0..N-1: one stat and N readlinks then replace listing the
+    # directory (5 system calls). Any gap, an older kernel (size 0) or a copied tree
+    # falls back to the listing.
+    count = os.stat(base).st_size
+    if 0 < count <= _DENSE_FDS:
+        links = {}
+        try:
+            for number in range(count):
+                text = readlink(base + str(number))
+                if prefixes is None or text.startswith(prefixes):
+                    links[number] = text
+            return links
+        except OSError:
+            pass  # a gap in the numbers (or the process is gone: the listing says which)
+    links = {}
     for name in os.listdir(base):
         try:
             text = readlink(base + name)

@@ -555,6 +555,40 @@ class TestReaders:
         tree.write('5/fd/notanumber', 'x')
         assert _procfs.read_fd_links(ProcRoot(tree.path), 5) == {0: '/dev/null', 3: 'net:[42]', 4: 'socket:[1]'}
 
+    def test_read_fd_links_with_prefixes(self, proc_dir):
+        tree = ProcTree(proc_dir)
+        tree.add_process(5, fds={0: '/dev/null', 3: 'net:[42]', 4: 'socket:[1]'})
+        assert _procfs.read_fd_links(ProcRoot(tree.path), 5, ('net:[',)) == {3: 'net:[42]'}
+
+    @pytest.mark.parametrize('with_gap', [False, True])
+    def test_read_fd_links_of_real_processes(self, with_gap, monkeypatch):
+        # fds 0..2 only: read without listing (Linux 6.2+); plus one fd >= 100: a gap, listed.
+        import fcntl
+        import subprocess
+        keep = os.open('/dev/null', os.O_RDONLY)
+        extra = fcntl.fcntl(keep, fcntl.F_DUPFD, 100) if with_gap else None
+        try:
+            child = subprocess.Popen(['sleep', '60'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, pass_fds=(extra,) if with_gap else ())
+        finally:
+            os.close(keep)
+            if extra is not None:
+                os.close(extra)
+        try:
+            expected = {0: '/dev/null', 1: '/dev/null', 2: '/dev/null'}
+            if with_gap:
+                expected[extra] = '/dev/null'
+            elif os.stat('/proc/self/fd').st_size > 0:  # the kernel reports fd counts
+
+                def no_listing(path):
+                    raise AssertionError('listed %s although fds 0..2 are all there is' % path)
+
+                monkeypatch.setattr(os, 'listdir', no_listing)
+            assert _procfs.read_fd_links(ProcRoot('/proc'), child.pid) == expected
+        finally:
+            child.kill()
+            child.wait()
+
     def test_read_boot_id(self, proc_dir):
         tree = basic_host(proc_dir)
         assert _procfs.read_boot_id(ProcRoot(tree.path)) == '6c4f7d43-6a5e-4f0e-9b6d-2f9bbd4c9b11'

@@ -39,9 +39,12 @@ class PassPlan:
     """What the pass reads. Plain attributes: it travels to the workers by fork."""
 
     def __init__(self, root, link_names, fd_prefixes=(), relations=False, bind_mounts=False,
-                 leader_details=False):
+                 leader_details=False, live=False):
         self.root = root
         self.link_names = tuple(link_names)
+        # A live procfs of this kernel: kernel threads all share kthreadd's namespaces
+        # (the initial ones, see _procfs.initial_reference_pid), read once per worker.
+        self.live = live
         self.leader_details = leader_details    # cmdline and uid of possible leaders
         self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep (none: no fd scan)
         self.relations = relations              # nsfs ioctls (a live procfs only)
@@ -113,19 +116,31 @@ def read_chunk(plan, pids):
     fd_refs = []
     relations = {}
     mountinfo = {}
+    kernel_links = None   # links of the first kernel thread (live procfs only)
+    previous = (None, None)  # (links, index) of the last process: siblings come in a row
     for pid in pids:
         try:
             stat = read_stat(root, pid)
-            links = read_ns_links(root, pid, names=names, known=known)
+            if stat.kernel_thread and kernel_links is not None:
+                links = kernel_links
+            else:
+                links = read_ns_links(root, pid, names=names, known=known)
+                if stat.kernel_thread and plan.live:
+                    kernel_links = links
         except (OSError, ProcParseError) as exc:
             rows.append((pid, classify(exc)))
             continue
-        key = tuple(links.items())
-        index = set_index.get(key)
-        new_set = index is None
-        if new_set:
-            index = set_index[key] = len(link_sets)
-            link_sets.append(links)
+        new_set = False
+        if links is previous[0] or links == previous[0]:
+            index = previous[1]
+        else:
+            key = tuple(links.items())
+            index = set_index.get(key)
+            new_set = index is None
+            if new_set:
+                index = set_index[key] = len(link_sets)
+                link_sets.append(links)
+            previous = (links, index)
         rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, index))
         if fd_prefixes and not stat.kernel_thread:
             found = _fd_references(root, pid, fd_prefixes)
@@ -133,7 +148,7 @@ def read_chunk(plan, pids):
                 fd_refs.append((pid, found))
         if not new_set:
             continue  # these namespaces were looked at with an earlier process
-        for name, inode in key:
+        for name, inode in links.items():
             nstype = FOR_CHILDREN_LINKS.get(name, name)
             if want_mountinfo and nstype == 'mnt' and inode not in mountinfo:
                 text = _mountinfo(root, pid)

@@ -110,6 +110,32 @@ def test_kernel_threads_have_no_fd_scan(root):
     assert all(pid != 2 for pid, _found in merged(full_plan(root), PIDS).fd_refs)
 
 
+def make_kernel_thread(root, pid):
+    path = pathlib.Path(root.path) / str(pid) / 'stat'
+    fields = path.read_text().split(' ')
+    fields[8] = str(0x00200000 | 0x8000)  # field 9, flags: PF_KTHREAD
+    path.write_text(' '.join(fields))
+
+
+def test_kernel_threads_share_the_first_ones_links_on_a_live_procfs(root):
+    # pid 2 (kthreadd) and a second kernel thread whose ns directory cannot be read:
+    # on a live procfs it is not read at all (kernel threads keep the initial namespaces).
+    tree = pathlib.Path(root.path)
+    (tree / '3' / 'task').mkdir(parents=True)
+    (tree / '3' / 'fd').mkdir()
+    (tree / '3' / 'stat').write_text(stat_text(3, 'kworker/0:0', ppid=2, starttime=3))
+    for pid in (2, 3):
+        make_kernel_thread(root, pid)
+    live = _process_pass.read_chunk(full_plan(root, live=True), [2, 3])
+    rows, link_sets = live[0], live[1]
+    assert rows[1][:5] == (3, 2, 'kworker/0:0', 3, 1)
+    assert link_sets[rows[1][5]] is link_sets[rows[0][5]]
+    assert link_sets[rows[0][5]]['net'] == INIT['net']
+    # A copied tree proves nothing about kernel threads: every link is read.
+    copied = _process_pass.read_chunk(full_plan(root), [2, 3])[0]
+    assert copied[1] == (3, _procfs.VANISHED)
+
+
 def test_vanished_and_unreadable_processes_are_rows_with_a_reason(root):
     rows = _process_pass.read_chunk(full_plan(root), [1, 999])[0]
     assert rows[1] == (999, _procfs.VANISHED)

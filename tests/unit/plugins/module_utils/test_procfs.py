@@ -11,6 +11,7 @@ __metaclass__ = type
 import errno
 import os
 import pathlib
+import time
 
 import pytest
 
@@ -578,7 +579,12 @@ class TestReaders:
             expected = {0: '/dev/null', 1: '/dev/null', 2: '/dev/null'}
             if with_gap:
                 expected[extra] = '/dev/null'
-            elif os.stat('/proc/self/fd').st_size > 0:  # the kernel reports fd counts
+            # sleep opens locale files while it starts: wait until only our fds are left.
+            deadline = time.monotonic() + 10
+            while sorted(int(n) for n in os.listdir('/proc/%d/fd' % child.pid)) != sorted(expected):
+                assert time.monotonic() < deadline, os.listdir('/proc/%d/fd' % child.pid)
+                time.sleep(0.01)
+            if not with_gap and os.stat('/proc/self/fd').st_size > 0:  # the kernel reports fd counts
 
                 def no_listing(path):
                     raise AssertionError('listed %s although fds 0..2 are all there is' % path)

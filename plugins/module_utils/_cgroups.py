@@ -455,14 +455,7 @@ def walk_containers(hierarchy, problems=None):
     stack = [(top, root_ctx)]
     while stack:
         directory, ctx = stack.pop()
-        try:
-            with os.scandir(directory) as entries:
-                children = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
-        except OSError as exc:
-            # A cgroup removed while we walk is normal; anything else is worth a note.
-            if problems is not None and exc.errno != errno.ENOENT:
-                problems.append((directory, classify(exc)))
-            continue
+        children = _subdirectories(directory, problems)
         for name in sorted(children, reverse=True):
             child_ctx, identity = _step(ctx, name)
             path = os.path.join(directory, name)
@@ -499,12 +492,18 @@ def read_procs_tree(directory, skip=(), problems=None):
             pids = []
         for pid in pids:
             found.setdefault(pid, current)
-        try:
-            with os.scandir(current) as entries:
-                children = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
-        except OSError as exc:
-            if problems is not None and exc.errno != errno.ENOENT:
-                problems.append((current, classify(exc)))
-            continue
+        children = (os.path.join(current, name) for name in _subdirectories(current, problems))
         stack.extend(child for child in sorted(children, reverse=True) if child not in skip)
     return found
+
+
+def _subdirectories(directory, problems):
+    """Names of the cgroups directly below ``directory``; none if it cannot be listed."""
+    try:
+        with os.scandir(directory) as entries:
+            return [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+    except OSError as exc:
+        # A cgroup removed while we walk is normal; anything else is worth a note.
+        if problems is not None and exc.errno != errno.ENOENT:
+            problems.append((directory, classify(exc)))
+        return []

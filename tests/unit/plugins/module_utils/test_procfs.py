@@ -579,11 +579,17 @@ class TestReaders:
             expected = {0: '/dev/null', 1: '/dev/null', 2: '/dev/null'}
             if with_gap:
                 expected[extra] = '/dev/null'
-            # sleep opens locale files while it starts: wait until only our fds are left.
+            # Until sleep has run (exec, then locale files opened and closed) its fds change:
+            # wait for sleep itself, asleep, with only our fds, seen twice in a row.
             deadline = time.monotonic() + 10
-            while sorted(int(n) for n in os.listdir('/proc/%d/fd' % child.pid)) != sorted(expected):
+            stable = 0
+            while stable < 2:
                 assert time.monotonic() < deadline, os.listdir('/proc/%d/fd' % child.pid)
-                time.sleep(0.01)
+                time.sleep(0.02)
+                settled = (_procfs.read_stat(ProcRoot('/proc'), child.pid).comm == 'sleep'
+                           and _procfs.read_stat(ProcRoot('/proc'), child.pid).state == 'S'
+                           and sorted(int(n) for n in os.listdir('/proc/%d/fd' % child.pid)) == sorted(expected))
+                stable = stable + 1 if settled else 0
             if not with_gap and os.stat('/proc/self/fd').st_size > 0:  # the kernel reports fd counts
 
                 def no_listing(path):

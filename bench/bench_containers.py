@@ -56,7 +56,7 @@ LOCATE_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
 import json
-from %s._containers import ContainerLocator, Selector
+from %s._containers.locator import ContainerLocator, Selector
 selector = Selector.from_params({'id': sys.argv[2]} if len(sys.argv) > 2 else {})
 sys.stdout.write(json.dumps(ContainerLocator().locate(selector)))
 ''' % MODULE_UTILS
@@ -149,7 +149,7 @@ def main():
     results = {}
     with _harness.collection_path() as coll:
         sys.path.insert(0, coll)
-        from ansible_collections.nsops.namespaces.plugins.module_utils._containers import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (  # pylint: disable=import-outside-toplevel
             ContainerLocator,
             Selector,
         )

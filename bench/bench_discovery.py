@@ -21,7 +21,7 @@ one run, interleaved over --repeat rounds (after one warm-up round), measures
   (e)  a fresh python3 that only imports _discovery (the fixed cost of (a))
   (c1) a fresh python3 readlink()ing every /proc/*/ns/* link; (c2) the same with stat();
        (c3) readlink plus one read of /proc/P/stat (the syscalls of the engine's pass)
-  (d0) _procfs.read_ns_links over every pid; (d1) plus _procfs.read_stat;
+  (d0) procfs.read_ns_links over every pid; (d1) plus procfs.read_stat;
        (d2) the link pass: _discovery.scan_processes reading stat and namespace links only;
        (d3) scan_processes as discover() runs it, which in the same visit of each PID also
        reads fds, nsfs ioctls, mountinfo and leader details (see _process_pass)
@@ -60,7 +60,7 @@ DISCOVERY_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
 import json
-from %s._discovery import discover
+from %s._discovery.pipeline import discover
 facts = discover()
 sys.stdout.write(json.dumps({'changed': False, 'ansible_facts': {'namespaces': facts}}))
 ''' % MODULE_UTILS
@@ -69,7 +69,7 @@ IMPORT_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
 import json
-from %s._discovery import discover
+from %s._discovery.pipeline import discover
 ''' % MODULE_UTILS
 
 BARE_CODE = r'''
@@ -105,19 +105,19 @@ LINK_CODE = r'''
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 mode = sys.argv[2]
-from %(mu)s import _procfs
-from %(mu)s._discovery import Discovery, check_proc_root, scan_processes
+from %(mu)s._kernel import procfs
+from %(mu)s._discovery.pipeline import Discovery, check_proc_root, scan_processes
 if mode in ('readers', 'links'):
-    root = _procfs.ProcRoot('/proc')
+    root = procfs.ProcRoot('/proc')
     with_stat = mode == 'readers'
     t0 = time.perf_counter()
     c0 = time.process_time()
     procs = 0
-    for pid in _procfs.list_pids(root):
+    for pid in procfs.list_pids(root):
         try:
             if with_stat:
-                _procfs.read_stat(root, pid)
-            _procfs.read_ns_links(root, pid)
+                procfs.read_stat(root, pid)
+            procfs.read_ns_links(root, pid)
             procs += 1
         except (OSError, ValueError):
             pass
@@ -129,7 +129,7 @@ else:
     plan = None
     if mode == 'scan':  # the link pass: stat and namespace links only
         try:
-            from %(mu)s._process_pass import PassPlan
+            from %(mu)s._discovery.process_pass import PassPlan
             plan = PassPlan(state.root, state.link_names)
         except ImportError:  # a --compare tree from before the one-pass engine
             pass
@@ -148,7 +148,7 @@ import sys, time
 t_start = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 import json
-from %(mu)s import _discovery as d
+from %(mu)s._discovery import pipeline as d
 t = {}
 t['import'] = time.perf_counter() - t_start
 t0 = time.perf_counter()
@@ -179,7 +179,7 @@ CPROFILE_CODE = r'''
 import sys, cProfile, pstats, io
 sys.path.insert(0, sys.argv[1])
 import json
-from %s._discovery import discover
+from %s._discovery.pipeline import discover
 prof = cProfile.Profile()
 prof.enable()
 out = json.dumps(discover())
@@ -202,7 +202,7 @@ ROWS = (
     ('bare_readlink', '(c1) bare readlink loop', 'inproc'),
     ('bare_stat', '(c2) bare stat loop', 'inproc'),
     ('bare_statfile', '(c3) bare readlink loop + read /proc/P/stat', 'inproc'),
-    ('link_links', '(d0) _procfs.read_ns_links, all pids', 'inproc'),
+    ('link_links', '(d0) procfs.read_ns_links, all pids', 'inproc'),
     ('link_readers', '(d1) read_stat + read_ns_links, all pids', 'inproc'),
     ('link_scan', '(d2) link pass: scan_processes, stat + ns links only', 'inproc'),
     ('full_pass', '(d3) scan_processes as discover() runs it (+fds, ioctls, ...)', 'inproc'),

@@ -157,7 +157,7 @@ def main():
     os.makedirs(os.path.join(link_root, 'ansible_collections', 'nsops'))
     os.symlink(REPO, os.path.join(link_root, 'ansible_collections', 'nsops', 'namespaces'))
     sys.path.insert(0, link_root)
-    from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge
+    from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import converge
 
     try:
         print('start latency (median of %d, ms)       isolated_process   unshare CLI   ratio' % options.rounds)

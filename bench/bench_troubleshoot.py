@@ -49,7 +49,7 @@ SOCKET_INFO_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
 import json
-from %s._netsockets import Query, socket_info
+from %s._sockets.engine import Query, socket_info
 result = socket_info('/proc', Query({'protocols': sys.argv[2].split(',')}))
 sys.stdout.write(json.dumps({'changed': False, **result}))
 ''' % MODULE_UTILS
@@ -57,14 +57,15 @@ sys.stdout.write(json.dumps({'changed': False, **result}))
 IMPORT_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
-from %s import _netsockets, _nsexec
-''' % MODULE_UTILS
+from %s._sockets import engine as sockets
+from %s._nsexec import engine as nsexec
+''' % (MODULE_UTILS, MODULE_UTILS)
 
 EXEC_LOOP_CODE = r'''
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from %(mu)s._nsexec import Command, DEFAULT_PATH, open_process_target, run_command
-from %(mu)s._procfs import ProcRoot
+from %(mu)s._nsexec.engine import Command, DEFAULT_PATH, open_process_target, run_command
+from %(mu)s._kernel.procfs import ProcRoot
 pid, calls = int(sys.argv[2]), int(sys.argv[3])
 root = ProcRoot('/proc')
 times = []
@@ -82,8 +83,8 @@ sys.stdout.write(json.dumps({'times': times, 'entered': entered}))
 EXEC_ONCE_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
-from %(mu)s._nsexec import Command, DEFAULT_PATH, open_process_target, run_command
-from %(mu)s._procfs import ProcRoot
+from %(mu)s._nsexec.engine import Command, DEFAULT_PATH, open_process_target, run_command
+from %(mu)s._kernel.procfs import ProcRoot
 with open_process_target(ProcRoot('/proc'), int(sys.argv[2])) as target:
     assert run_command(target, Command(['true'], {'PATH': DEFAULT_PATH})).rc == 0
 ''' % {'mu': MODULE_UTILS}
@@ -133,7 +134,7 @@ class MeasureError(RuntimeError):
 def network_namespaces(coll):
     """[(ref, file to enter it by)] of every network namespace, as discover() sees them."""
     sys.path.insert(0, coll)
-    from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import discover  # noqa: E402
+    from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover  # noqa: E402
     facts = discover(sources=('fds', 'bind_mounts'))
     found = []
     for ref, record in sorted(facts['namespaces'].items()):

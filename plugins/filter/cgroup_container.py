@@ -11,8 +11,8 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._cgroups import describe, identify_cgroup_text
-from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import ProcParseError
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import describe, identify_cgroup_text
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcParseError
 
 
 def cgroup_container(value):

@@ -84,7 +84,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import (
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     NS_TYPES, ProcParseError, format_ns_ref, parse_ns_ref,
 )
 

@@ -56,7 +56,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import ProcParseError, parse_ns_ref
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcParseError, parse_ns_ref
 
 
 def ns_parse(text):

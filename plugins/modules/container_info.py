@@ -377,8 +377,8 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers import run_container_info
-from ansible_collections.nsops.namespaces.plugins.module_utils._cgroups import RUNTIMES
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import run_container_info
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import RUNTIMES
 
 
 def main():

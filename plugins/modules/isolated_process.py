@@ -368,7 +368,7 @@ drift:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import IsolationError, converge
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import IsolationError, converge
 
 NS_CHOICES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']
 ID_MAP = dict(

@@ -292,8 +292,8 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import DEFAULT_TIMEOUT, run_namespace_exec
-from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import NS_TYPES
+from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import DEFAULT_TIMEOUT, run_namespace_exec
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
 def main():

@@ -245,10 +245,10 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import (
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (
     DEFAULT_SOURCES, SOURCES, ProcRootError, discover,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import NS_TYPES
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
 def main():

@@ -310,7 +310,7 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._netsockets import PROTOCOLS, STATES, run_socket_info
+from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import PROTOCOLS, STATES, run_socket_info
 
 
 def main():

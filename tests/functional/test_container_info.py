@@ -31,8 +31,8 @@ from lab.containers import (  # noqa: E402  (tests/ is not a package on sys.path
     random_container_id,
 )
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._cgroups import identify_cgroup_text  # noqa: E402
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers import (  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import identify_cgroup_text  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (  # noqa: E402
     ContainerLocator,
     ContainerLookupError,
     Selector,
@@ -214,7 +214,7 @@ def test_container_that_exits_is_reported_empty_not_fatal(lab):
 CGROUP_NS_CODE = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers import ContainerLocator, Selector
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator, Selector
 locator = ContainerLocator(join_initial_cgroup_namespace=sys.argv[3] == 'join')
 print(json.dumps(locator.locate(Selector.from_params({'id': sys.argv[2]}))))
 """

@@ -17,7 +17,7 @@ import pytest
 from conftest import BIN_DIR, PYTHON, REPO, ansible_env, run_playbook, task_results
 from nslab import NamespaceLab, children, ns_inode, wait_for
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
 
 ALL_SOURCES = ('tasks', 'fds', 'sockets', 'bind_mounts')
 NS_GET_PARENT = 0xb702
@@ -398,16 +398,16 @@ def test_types_limit_what_is_read_and_reported(lab):
 
 
 def test_forked_workers_and_a_single_process_find_the_same(lab, monkeypatch):
-    from ansible_collections.nsops.namespaces.plugins.module_utils import _parallel
+    from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 
     def without_timing(facts):
         facts['discovery'].pop('duration')
         return facts
 
     for attempt in range(5):
-        monkeypatch.setattr(_parallel, 'MIN_ITEMS', 1)
+        monkeypatch.setattr(parallel, 'MIN_ITEMS', 1)
         forked = without_timing(discover(sources=ALL_SOURCES, process_table=True))
-        monkeypatch.setattr(_parallel, 'MIN_ITEMS', 10 ** 9)
+        monkeypatch.setattr(parallel, 'MIN_ITEMS', 10 ** 9)
         serial = without_timing(discover(sources=ALL_SOURCES, process_table=True))
         if forked == serial:
             break  # other processes on the host may come and go between the two

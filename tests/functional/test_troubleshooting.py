@@ -24,12 +24,12 @@ from nslab import NamespaceLab, children, wait_for
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 from lab.containers import RuncLab, docker_cgroupfs_path, random_container_id  # noqa: E402
 
-from ansible_collections.nsops.namespaces.plugins.module_utils import _nsexec  # noqa: E402
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers import (  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (  # noqa: E402
     ContainerLocator, ContainerLookupError, Selector,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._netsockets import Query, socket_info  # noqa: E402
-from ansible_collections.nsops.namespaces.plugins.module_utils._procfs import NS_TYPES, ProcRoot  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import Query, socket_info  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES, ProcRoot  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which('runc') is None, reason='runc is not installed')
 
@@ -239,7 +239,7 @@ def test_namespace_exec_by_container_id_sees_the_containers_world(lab, tmp_path)
 
 
 def test_command_pid_is_inside_the_containers_pid_namespace_while_it_runs(lab):
-    target = _nsexec.open_process_target(ProcRoot('/proc'), lab.web.pid)
+    target = nsexec.open_process_target(ProcRoot('/proc'), lab.web.pid)
     before = own_links()
     seen = {}
 
@@ -257,7 +257,7 @@ def test_command_pid_is_inside_the_containers_pid_namespace_while_it_runs(lab):
     thread = threading.Thread(target=probe)
     thread.start()
     try:
-        completed = _nsexec.run_command(target, _nsexec.Command(['sleep', '1'], {'PATH': _nsexec.DEFAULT_PATH}))
+        completed = nsexec.run_command(target, nsexec.Command(['sleep', '1'], {'PATH': nsexec.DEFAULT_PATH}))
     finally:
         thread.join()
         target.close()
@@ -392,12 +392,12 @@ def test_target_exits_after_lookup_before_open(lab):
     record = ContainerLocator().locate(Selector.from_params({'id': container.id}))['containers'][0]
     _kill_container(lab, container)
     before = my_children()
-    with pytest.raises(_nsexec.TargetGone) as exc:
-        _nsexec.open_process_target(ProcRoot('/proc'), record['init_pid'], None,
+    with pytest.raises(nsexec.TargetGone) as exc:
+        nsexec.open_process_target(ProcRoot('/proc'), record['init_pid'], None,
                                     record['processes'][0]['starttime'])
     assert 'exited' in str(exc.value) or 'no process with PID' in str(exc.value)
-    with pytest.raises((_nsexec.TargetGone, ContainerLookupError)) as exc:
-        _nsexec.resolve_target(params)
+    with pytest.raises((nsexec.TargetGone, ContainerLookupError)) as exc:
+        nsexec.resolve_target(params)
     assert 'no running process' in str(exc.value) or 'no container' in str(exc.value)
     assert set(my_children()) <= set(before)
 
@@ -406,11 +406,11 @@ def test_target_exits_between_open_and_exec(lab):
     container = _short_lived(lab, 'gone-late')
     fds_before = sorted(os.listdir('/proc/self/fd'))
     children_before = my_children()
-    target = _nsexec.open_process_target(ProcRoot('/proc'), container.pid)
+    target = nsexec.open_process_target(ProcRoot('/proc'), container.pid)
     try:
         _kill_container(lab, container)
-        with pytest.raises(_nsexec.TargetGone) as exc:
-            _nsexec.run_command(target, _nsexec.Command(['hostname'], {'PATH': _nsexec.DEFAULT_PATH}))
+        with pytest.raises(nsexec.TargetGone) as exc:
+            nsexec.run_command(target, nsexec.Command(['hostname'], {'PATH': nsexec.DEFAULT_PATH}))
     finally:
         target.close()
     assert 'exited before the command could start' in str(exc.value)
@@ -421,12 +421,12 @@ def test_target_exits_between_open_and_exec(lab):
 def test_target_exits_between_open_and_exec_through_the_pid_namespace(lab):
     # Only the PID namespace is entered, and its init is gone: the fork in it fails.
     container = _short_lived(lab, 'gone-pidns')
-    target = _nsexec.open_process_target(ProcRoot('/proc'), container.pid, ['pid'])
+    target = nsexec.open_process_target(ProcRoot('/proc'), container.pid, ['pid'])
     target.proc_fd, proc_fd = None, target.proc_fd    # skip the liveness check: reach the fork
     try:
         _kill_container(lab, container)
-        with pytest.raises(_nsexec.TargetGone) as exc:
-            _nsexec.run_command(target, _nsexec.Command(['true'], {'PATH': _nsexec.DEFAULT_PATH}))
+        with pytest.raises(nsexec.TargetGone) as exc:
+            nsexec.run_command(target, nsexec.Command(['true'], {'PATH': nsexec.DEFAULT_PATH}))
     finally:
         target.close()
         os.close(proc_fd)

@@ -15,8 +15,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nsops.namespaces.plugins.filter.ns_compare import FilterModule, ns_compare
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import discover
-from ansible_collections.nsops.namespaces.tests.unit.plugins.module_utils.proc_fixture import (
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
+from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
     C_IPC, C_MNT, C_NET, C_PID, C_UTS, INIT, container_host, scratch_dir,
 )
 

@@ -15,8 +15,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nsops.namespaces.plugins.filter.ns_report import FilterModule, ns_report
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import discover
-from ansible_collections.nsops.namespaces.tests.unit.plugins.module_utils.proc_fixture import (
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
+from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
     BIND_NET, C_PID, INIT, UNJOINED_PID, assert_valid, container_host, scratch_dir,
 )
 

@@ -14,7 +14,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.nsops.namespaces.plugins.module_utils import _isolation
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge
 from ansible_collections.nsops.namespaces.plugins.modules import isolated_process
 
 
@@ -45,14 +45,14 @@ def test_argument_errors(args, message, capsys):
 
 
 def test_isolation_errors_become_fail_json(capsys, monkeypatch):
-    monkeypatch.setattr(_isolation, 'own_cap_eff', lambda: 0)
+    monkeypatch.setattr(converge, 'own_cap_eff', lambda: 0)
     result = run_module({'name': 'web', 'command': ['true']}, capsys)
     assert result['failed'] is True
     assert 'needs CAP_SYS_ADMIN' in result['msg'] and 'become: true' in result['msg']
 
 
 def test_hostname_without_uts(capsys, monkeypatch):
-    monkeypatch.setattr(_isolation, 'own_cap_eff', lambda: 1 << 21)
+    monkeypatch.setattr(converge, 'own_cap_eff', lambda: 1 << 21)
     result = run_module({'name': 'web', 'command': ['true'], 'hostname': 'box', 'namespaces': ['pid']}, capsys)
     assert result['msg'].startswith('hostname needs a new uts namespace: add uts to namespaces')
 

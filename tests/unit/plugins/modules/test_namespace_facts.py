@@ -17,7 +17,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nsops.namespaces.plugins.modules import namespace_facts
-from ansible_collections.nsops.namespaces.tests.unit.plugins.module_utils.proc_fixture import (
+from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
     C_NET, INIT, assert_valid, container_host, ns_ref, scratch_dir,
 )
 

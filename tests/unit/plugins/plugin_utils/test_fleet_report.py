@@ -21,19 +21,19 @@ from html.parser import HTMLParser
 import jsonschema
 import pytest
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
 from ansible_collections.nsops.namespaces.plugins.plugin_utils import _fleet_report, _fleet_report_markdown
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._fleet_report import build_report
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._fleet_report_html import render_html
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._fleet_report_markdown import render_markdown
-from ansible_collections.nsops.namespaces.tests.unit.plugins.module_utils.proc_fixture import (
+from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
     C_NET, C_PID, COLLECTION_ROOT, CONTAINER_NS, INIT, NS_TYPES, UNJOINED_PID, assert_valid, container_host, ns_ref,
     scratch_dir,
 )
 
 REPORT_SCHEMA_PATH = os.path.join(COLLECTION_ROOT, 'roles', 'fleet', 'files', 'fleet_report.schema.json')
 
-# Namespaces of proc_fixture.container_host, by type (see its docstring):
+# Namespaces of proc_tree.container_host, by type (see its docstring):
 # net: initial, container, loose thread, fd, two bind mounts; pid: initial, container, unjoined; uts: + bind mount.
 FIXTURE_COUNTS = {'cgroup': 1, 'ipc': 2, 'mnt': 2, 'net': 6, 'pid': 3, 'time': 1, 'user': 1, 'uts': 3}
 

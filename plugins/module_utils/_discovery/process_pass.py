@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: this module_utils file is not part of the collection's public API and may
+# change without notice.
+"""The one pass over every /proc/PID that discovery makes, split over forked workers.
+
+Everything the discovery steps need from the kernel *per process* is read here, in one
+visit to each PID, so that all of it runs on every CPU (see ``_parallel``) and the
+fork, the path walks and the result transfer are paid once:
+
+- ``stat`` (ppid, comm, starttime, threads) and the namespace links: always;
+- command line and real UID of the processes that may lead a namespace (those whose
+  parent is not a process of the same worker with the same links): the ealdormen are
+  among them;
+- the fd links that name a namespace or a socket: for the ``fds``/``sockets`` sources
+  (not of kernel threads: they have no fds);
+- the first time a worker meets a namespace: its nsfs relations (parent, owning user
+  namespace, owner UID, climbing to hidden ancestors), and for a mount namespace its
+  mountinfo when it holds nsfs bind mounts.
+
+The steps in ``_discovery`` turn this plain data into the model; whatever a worker could
+not read (a process gone between two reads) they read again themselves or count.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import FOR_CHILDREN_LINKS, ProcParseError, classify
+
+
+class PassPlan:
+    """What the pass reads. Plain attributes: it travels to the workers by fork."""
+
+    def __init__(self, root, link_names, fd_prefixes=(), relations=False, bind_mounts=False,
+                 leader_details=False, live=False):
+        self.root = root
+        self.link_names = tuple(link_names)
+        # A live procfs of this kernel: kernel threads all share kthreadd's namespaces
+        # (the initial ones, see procfs.initial_reference_pid), read once per worker.
+        self.live = live
+        self.leader_details = leader_details    # cmdline and uid of possible leaders
+        self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep (none: no fd scan)
+        self.relations = relations              # nsfs ioctls (a live procfs only)
+        self.bind_mounts = bind_mounts          # mountinfo of each mount namespace
+
+
+class PassResult:
+    """What the pass found, merged over the workers."""
+
+    def __init__(self):
+        self.chunks = []        # (rows, link sets) per worker, as they came; see read_chunk
+        self.details = {}       # pid -> (cmdline, real uid) of possible leaders
+        self.fd_refs = []       # (pid, [(fd, link text)])
+        self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
+        self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none)
+        self._mount_readers = {}  # mnt inode -> the PID mountinfo was read from
+
+    def add(self, part):
+        """Merge one chunk's result of :func:`read_chunk`; returns its (rows, link sets)."""
+        rows, link_sets, details, fd_refs, relations, mountinfo = part
+        self.chunks.append((rows, link_sets))
+        self.details.update(details)
+        self.fd_refs.extend(fd_refs)
+        self.relations.update(relations)
+        # The lowest PID's mountinfo wins, as in a serial pass: processes of one mount
+        # namespace see different mountinfo when chrooted.
+        for inode, (reader, text) in mountinfo.items():
+            known = self._mount_readers.get(inode)
+            if known is None or reader < known:
+                self._mount_readers[inode] = reader
+                self.mountinfo[inode] = text
+        return rows, link_sets
+
+    def rows(self):
+        """Every row with its links dict: (pid, ppid, comm, starttime, threads, links),
+        or (pid, reason) for a process that could not be read."""
+        for rows, link_sets in self.chunks:
+            for row in rows:
+                yield row if len(row) == 2 else row[:5] + (link_sets[row[5]],)
+
+
+def run(plan, pids, imap_chunks):
+    """The pass over ``pids`` through ``imap_chunks(func, items)`` (``_parallel``):
+    yields ``(result so far, (rows, link sets) just merged)`` per worker."""
+    result = PassResult()
+    for part in imap_chunks(lambda chunk: [read_chunk(plan, chunk)], pids):
+        yield result, result.add(part[0])
+
+
+def read_chunk(plan, pids):
+    """Read the PIDs of one worker (its chunk: an iterable, in increasing order);
+    returns marshal-able data for :func:`run`.
+
+    Rows are ``(pid, ppid, comm, starttime, num_threads, index)`` with the index of the
+    process's links dict in the chunk's list of distinct link sets (siblings share one:
+    fewer objects to send and merge), or ``(pid, reason)`` when it could not be read.
+    """
+    root = plan.root
+    read_stat = procfs.read_stat
+    read_ns_links = procfs.read_ns_links
+    names = plan.link_names
+    fd_prefixes = plan.fd_prefixes
+    want_mountinfo = plan.bind_mounts
+    want_relations = plan.relations
+    known = {}
+    rows = []
+    link_sets = []    # distinct links dicts of the chunk
+    set_index = {}    # tuple(links.items()) -> index in link_sets
+    fd_refs = []
+    relations = {}
+    mountinfo = {}
+    kernel_links = None   # links of the first kernel thread (live procfs only)
+    previous = (None, None)  # (links, index) of the last process: siblings come in a row
+    for pid in pids:
+        try:
+            stat = read_stat(root, pid)
+            if stat.kernel_thread and kernel_links is not None:
+                links = kernel_links
+            else:
+                links = read_ns_links(root, pid, names=names, known=known)
+                if stat.kernel_thread and plan.live:
+                    kernel_links = links
+        except (OSError, ProcParseError) as exc:
+            rows.append((pid, classify(exc)))
+            continue
+        new_set = False
+        if links is previous[0] or links == previous[0]:
+            index = previous[1]
+        else:
+            key = tuple(links.items())
+            index = set_index.get(key)
+            new_set = index is None
+            if new_set:
+                index = set_index[key] = len(link_sets)
+                link_sets.append(links)
+            previous = (links, index)
+        rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, index))
+        if fd_prefixes and not stat.kernel_thread:
+            found = _fd_references(root, pid, fd_prefixes)
+            if found:
+                fd_refs.append((pid, found))
+        if not new_set:
+            continue  # these namespaces were looked at with an earlier process
+        for name, inode in links.items():
+            nstype = FOR_CHILDREN_LINKS.get(name, name)
+            if want_mountinfo and nstype == 'mnt' and inode not in mountinfo:
+                text = _mountinfo(root, pid)
+                if text is not None:
+                    mountinfo[inode] = (pid, text)
+            if want_relations and (nstype, inode) not in relations:
+                _describe_link(root, pid, name, nstype, inode, relations)
+    details = _leader_details(root, rows) if plan.leader_details else {}
+    return rows, link_sets, details, fd_refs, relations, mountinfo
+
+
+def _leader_details(root, rows):
+    """pid -> (cmdline, real uid) of each process that may lead a namespace: its parent
+    is not in this chunk, or has other links. Unreadable ones are left to the caller."""
+    index_of = dict((row[0], row[5]) for row in rows if len(row) > 2)  # this worker's
+    details = {}
+    for row in rows:
+        if len(row) == 2 or index_of.get(row[1]) == row[5]:
+            continue
+        pid = row[0]
+        try:
+            cmdline = procfs.read_cmdline(root, pid)
+            uid = procfs.read_real_uid(root, pid)
+        except (OSError, ProcParseError):
+            continue
+        details[pid] = (cmdline, uid)
+    return details
+
+
+def _fd_references(root, pid, prefixes):
+    """[(fd, link text)] of the fds whose link starts with one of ``prefixes``."""
+    try:
+        return list(procfs.read_fd_links(root, pid, prefixes).items())
+    except OSError:
+        return []  # exited, or fds of another user without CAP_SYS_PTRACE
+
+
+def _mountinfo(root, pid):
+    """The process's mountinfo if it has nsfs mounts, '' if none, None if unreadable."""
+    try:
+        text = root.read_text(str(pid), 'mountinfo')
+    except OSError:
+        return None
+    return text if ' - nsfs ' in text else ''
+
+
+def _describe_link(root, pid, name, nstype, inode, relations):
+    """Open /proc/PID/ns/NAME and record its relations, unless it is gone or reused
+    (then the next process of the namespace is tried)."""
+    try:
+        fd = syscalls.open_ns(root.pid_path(pid, 'ns', name))
+    except OSError:
+        return
+    try:
+        if syscalls.ns_ident(fd)[1] == inode:  # else the PID now belongs to another process
+            describe(fd, nstype, inode, relations)
+    except OSError:
+        pass
+    finally:
+        syscalls.close_quietly(fd)
+
+
+def describe(fd, nstype, inode, relations):
+    """Record ``(parent, owner, owner uid)`` of the namespace open at ``fd`` and of every
+    ancestor and owner reached from it that is not recorded yet."""
+    parent = owner = owner_uid = None
+    if nstype in HIERARCHICAL_TYPES:
+        parent = _follow(syscalls.get_parent(fd), nstype, relations)
+    if nstype == 'user':
+        owner = parent
+        owner_uid = syscalls.get_owner_uid(fd)
+    else:
+        owner = _follow(syscalls.get_userns(fd), 'user', relations)
+    relations[(nstype, inode)] = (parent, owner, owner_uid)
+
+
+def _follow(fd, nstype, relations):
+    """The inode of the namespace at ``fd`` (None for no fd), described if it is new."""
+    if fd is None:
+        return None
+    try:
+        inode = syscalls.ns_ident(fd)[1]
+        if (nstype, inode) not in relations:
+            describe(fd, nstype, inode, relations)
+        return inode
+    finally:
+        syscalls.close_quietly(fd)

@@ -1,0 +1,872 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: this module_utils file is not part of the collection's public API and may
+# change without notice.
+"""Keep a declared namespace-isolated process running: the logic of ``isolated_process``.
+
+* the **spec** is the validated, normalized form of the task options that shape the
+  process; its hash decides whether a running process still matches the declaration;
+* the **state store** is a root-only directory with one JSON record per name (written
+  atomically), a lock file per name (so concurrent runs cannot start two) and, below
+  ``ns/``, the bind mounts of persisted namespaces;
+* a record's process is **ours** only while PID, starttime and boot id all match; a
+  reused PID is never signalled;
+* :func:`converge` decides one action (start, replace, restart, stop or nothing), the
+  same way in check mode, and carries it out.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import errno
+import fcntl
+import grp
+import hashlib
+import json
+import os
+import pwd
+import re
+import select
+import signal
+import stat
+import tempfile
+import time
+
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import cgroup_limits
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import drift as drift_
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import spawn
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import clone_flags, pidfd_open
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
+    NS_TYPES,
+    ProcParseError,
+    ProcRoot,
+    own_cap_eff,
+    read_boot_id,
+    read_mountinfo,
+    read_ns_links,
+    read_stat,
+    read_status,
+)
+
+DEFAULT_STATE_DIR = '/run/nsops-namespaces/isolated'
+DEFAULT_LOG_DIR = '/var/log/nsops-namespaces/isolated'
+DEFAULT_NAMESPACES = ['pid', 'mnt', 'uts', 'ipc', 'net']
+DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
+HOSTNAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
+UMASK_RE = re.compile(r'^(?:0o?)?[0-7]{1,3}$')
+CAP_SYS_ADMIN = 21
+RECORD_VERSION = 1
+KILL_TIMEOUT = 5.0      # after SIGKILL: the kernel tears the namespace down
+LOCK_GRACE = 60.0       # added to stop_timeout: how long a run waits for another one
+
+# Options that shape the process; changing one replaces it.
+SPEC_KEYS = (
+    'command', 'namespaces', 'hostname', 'mount_proc', 'loopback_up', 'map_root_user',
+    'uid_map', 'gid_map', 'monotonic_offset', 'boottime_offset', 'chdir', 'root', 'env',
+    'user', 'group', 'umask', 'log_path', 'cgroup', 'memory_max', 'pids_max', 'cpu_weight',
+    'persist_namespaces',
+)
+
+
+class IsolationError(Exception):
+    """A task cannot be carried out; the message says why and names the fix."""
+
+
+# ---------------------------------------------------------------------------- spec
+
+def check_name(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise IsolationError('name %r is not allowed: use 1-63 letters, digits, "_", "." or "-", starting with a '
+                             'letter or digit (it names files in the state directory)' % (name,))
+    return name
+
+
+def build_spec(params):
+    """Validate the options that shape the process and return them normalized.
+
+    Pure: looks at nothing outside ``params`` (filesystem checks are in
+    :func:`build_launch`), so equal declarations always give equal specs.
+    """
+    name = check_name(params['name'])
+    command = params.get('command')
+    if not command:
+        raise IsolationError('command is required with state=%s: give the argv list, e.g. [sleep, infinity]'
+                             % params.get('state', 'present'))
+    command = [str(arg) for arg in command]
+    if not command[0] or any('\0' in arg for arg in command):
+        raise IsolationError('command %r: the program name is empty or an argument holds a NUL byte' % (command,))
+
+    namespaces = params.get('namespaces')
+    namespaces = list(DEFAULT_NAMESPACES if namespaces is None else namespaces)
+    unknown = [ns for ns in namespaces if ns not in NS_TYPES]
+    if unknown:
+        raise IsolationError('unknown namespace type %s: choose from %s' % (', '.join(unknown), ', '.join(NS_TYPES)))
+    if not namespaces:
+        raise IsolationError('namespaces is empty: declare at least one type (%s)' % ', '.join(NS_TYPES))
+    namespaces = sorted(set(namespaces))
+
+    def needs(option, nstype, what):
+        if nstype not in namespaces:
+            raise IsolationError('%s needs a new %s namespace: add %s to namespaces%s'
+                                 % (option, nstype, nstype, what))
+
+    hostname = params.get('hostname')
+    if hostname is not None:
+        if not HOSTNAME_RE.match(hostname):
+            raise IsolationError('hostname %r is not valid: use up to 64 letters, digits, "-", "_" or "."' % hostname)
+        needs('hostname', 'uts', ' (otherwise it would rename the host)')
+
+    mount_proc = params.get('mount_proc')
+    if mount_proc is None:
+        mount_proc = 'pid' in namespaces and 'mnt' in namespaces
+    elif mount_proc:
+        needs('mount_proc', 'mnt', ' (otherwise it would replace the host /proc)')
+
+    loopback_up = params.get('loopback_up')
+    if loopback_up is None:
+        loopback_up = 'net' in namespaces
+    elif loopback_up:
+        needs('loopback_up', 'net', '')
+
+    map_root_user = bool(params.get('map_root_user'))
+    uid_map = _id_map(params.get('uid_map'), 'uid_map')
+    gid_map = _id_map(params.get('gid_map'), 'gid_map')
+    if map_root_user and (uid_map or gid_map):
+        raise IsolationError('map_root_user and uid_map/gid_map exclude each other: use one of them')
+    if map_root_user or uid_map or gid_map:
+        needs('map_root_user' if map_root_user else 'uid_map/gid_map', 'user', '')
+
+    offsets = {}
+    for option in ('monotonic_offset', 'boottime_offset'):
+        value = params.get(option)
+        if value is not None:
+            needs(option, 'time', '')
+        offsets[option] = value
+
+    chdir = params.get('chdir') or '/'
+    root = params.get('root')
+    for option, path in (('chdir', chdir), ('root', root), ('log_path', params.get('log_path'))):
+        if path is not None and not os.path.isabs(path):
+            raise IsolationError('%s %r must be an absolute path' % (option, path))
+    if root is not None:
+        root = os.path.normpath(root)
+
+    env = {}
+    for key, value in sorted((params.get('env') or {}).items()):
+        if not key or '=' in key or '\0' in key:
+            raise IsolationError('env name %r is not valid: no "=" or NUL, not empty' % (key,))
+        if value is None:
+            raise IsolationError('env %s has no value: give a string' % key)
+        env[key] = str(value)
+
+    umask = str(params.get('umask') if params.get('umask') is not None else '0022')
+    if not UMASK_RE.match(umask):
+        raise IsolationError('umask %r is not an octal mode like "0022"' % umask)
+    umask = '%04o' % int(umask.replace('o', ''), 8)
+
+    cgroup = params.get('cgroup')
+    limits = {}
+    try:
+        if cgroup is not None:
+            cgroup = cgroup_limits.normalize_path(cgroup)
+        if params.get('memory_max') is not None:
+            limits['memory_max'] = cgroup_limits.parse_memory_max(params['memory_max'])
+        if params.get('pids_max') is not None:
+            limits['pids_max'] = cgroup_limits.parse_pids_max(params['pids_max'])
+        if params.get('cpu_weight') is not None:
+            limits['cpu_weight'] = cgroup_limits.check_cpu_weight(int(params['cpu_weight']))
+    except cgroup_limits.CgroupError as exc:
+        raise IsolationError(str(exc))
+    if limits and cgroup is None:
+        raise IsolationError('%s needs cgroup: name the cgroup to create, e.g. cgroup: nsops/%s'
+                             % (', '.join(sorted(limits)), name))
+
+    persist = sorted(set(params.get('persist_namespaces') or []))
+    for nstype in persist:
+        if nstype not in NS_TYPES:
+            raise IsolationError('unknown namespace type %s in persist_namespaces: choose from %s'
+                                 % (nstype, ', '.join(NS_TYPES)))
+        needs('persist_namespaces %s' % nstype, nstype, ' (only new namespaces are persisted)')
+
+    spec = {
+        'command': command,
+        'namespaces': namespaces,
+        'hostname': hostname,
+        'mount_proc': bool(mount_proc),
+        'loopback_up': bool(loopback_up),
+        'map_root_user': map_root_user,
+        'uid_map': uid_map,
+        'gid_map': gid_map,
+        'monotonic_offset': offsets['monotonic_offset'],
+        'boottime_offset': offsets['boottime_offset'],
+        'chdir': os.path.normpath(chdir),
+        'root': root,
+        'env': env,
+        'user': None if params.get('user') is None else str(params['user']),
+        'group': None if params.get('group') is None else str(params['group']),
+        'umask': umask,
+        'log_path': params.get('log_path') or os.path.join(DEFAULT_LOG_DIR, name + '.log'),
+        'cgroup': cgroup,
+        'memory_max': limits.get('memory_max'),
+        'pids_max': limits.get('pids_max'),
+        'cpu_weight': limits.get('cpu_weight'),
+        'persist_namespaces': persist,
+    }
+    return spec
+
+
+def _id_map(entries, option):
+    if not entries:
+        return []
+    result = []
+    for entry in entries:
+        try:
+            line = dict((key, int(entry[key])) for key in ('inside', 'outside', 'count'))
+        except (KeyError, TypeError, ValueError):
+            raise IsolationError('%s entry %r needs integer inside, outside and count' % (option, entry))
+        if line['inside'] < 0 or line['outside'] < 0 or line['count'] < 1:
+            raise IsolationError('%s entry %r: ids must be >= 0 and count >= 1' % (option, entry))
+        result.append(line)
+    return result
+
+
+def spec_hash(spec):
+    """sha256 of the canonical JSON of a spec: equal declarations, equal hashes."""
+    canonical = json.dumps(dict((key, spec.get(key)) for key in SPEC_KEYS), sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(canonical.encode('utf-8')).hexdigest()
+
+
+def parse_signal(value):
+    """``TERM``, ``SIGTERM`` or ``15`` -> signal number."""
+    text = str(value).strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if number in set(int(s) for s in signal.valid_signals()):
+            return number
+    else:
+        name = text if text.startswith('SIG') else 'SIG' + text
+        if isinstance(getattr(signal.Signals, name, None), signal.Signals):
+            return int(signal.Signals[name])
+    raise IsolationError('stop_signal %r is not a signal: use a name like SIGTERM or a number' % (value,))
+
+
+# ---------------------------------------------------------------------------- launch plan
+
+def resolve_in_root(root, path):
+    """Host path of ``path`` as a process chrooted to ``root`` sees it (symlinks included)."""
+    root = root or '/'
+    pending = [part for part in path.split('/') if part]
+    resolved = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == '.':
+            continue
+        if part == '..':
+            if resolved:
+                resolved.pop()
+            continue
+        host = os.path.join(root, *(resolved + [part]))
+        if os.path.islink(host):
+            hops += 1
+            if hops > 40:
+                raise IsolationError('too many symbolic links resolving %s inside %s' % (path, root))
+            target = os.readlink(host)
+            if target.startswith('/'):
+                resolved = []
+            pending = [p for p in target.split('/') if p] + pending
+        else:
+            resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def find_executable(spec, env_path):
+    """The path (inside ``root``) that exec will run, or IsolationError naming the fix."""
+    program = spec['command'][0]
+    root = spec['root']
+    where = ' inside root %s' % root if root else ''
+    if '/' in program:
+        candidates = [program if program.startswith('/') else os.path.join(spec['chdir'], program)]
+    else:
+        candidates = [os.path.join(d or '.', program) for d in env_path.split(':')]
+    for candidate in candidates:
+        host = resolve_in_root(root, candidate)
+        if os.path.isfile(host):
+            if not os.access(host, os.X_OK):
+                raise IsolationError('command %s%s is not executable: chmod +x it' % (candidate, where))
+            return candidate
+    if '/' in program:
+        raise IsolationError('command %s not found%s: fix the path or install it' % (candidates[0], where))
+    raise IsolationError('command %s not found in PATH %s%s: give an absolute path, set env.PATH or install it'
+                         % (program, env_path, where))
+
+
+def _lookup_ids(spec):
+    """(uid, gid) for user/group names or numbers; names are looked up inside ``root``."""
+    user, group = spec['user'], spec['group']
+    uid = gid = None
+    if user is not None:
+        if user.isdigit():
+            uid = int(user)
+        else:
+            entry = _account(spec['root'], 'passwd', user)
+            uid, gid = int(entry[2]), int(entry[3])
+    if group is not None:
+        gid = int(group) if group.isdigit() else int(_account(spec['root'], 'group', group)[2])
+    return uid, gid
+
+
+def _account(root, database, name):
+    what = 'user' if database == 'passwd' else 'group'
+    if root is None:
+        try:
+            entry = pwd.getpwnam(name) if database == 'passwd' else grp.getgrnam(name)
+        except KeyError:
+            raise IsolationError('%s %s does not exist on the host: create it or give a number' % (what, name))
+        return list(entry)
+    path = os.path.join(root, 'etc', database)
+    try:
+        with open(path) as handle:
+            for line in handle:
+                fields = line.rstrip('\n').split(':')
+                if fields[0] == name and len(fields) >= 3:
+                    return fields
+    except OSError:
+        pass
+    raise IsolationError('%s %s is not in %s: add it there or give a number' % (what, name, path))
+
+
+def _in_map(identity, id_map):
+    return any(line['inside'] <= identity < line['inside'] + line['count'] for line in id_map)
+
+
+def build_launch(spec, store):
+    """Check the spec against the host and turn it into a LaunchPlan (touches nothing)."""
+    for nstype in spec['namespaces']:
+        if not os.path.exists('/proc/self/ns/' + nstype):
+            raise IsolationError('this kernel has no %s namespaces (time needs Linux 5.6): drop %s from namespaces'
+                                 % (nstype, nstype))
+    root = spec['root']
+    if root is not None and not os.path.isdir(root):
+        raise IsolationError('root %s is not a directory: create the root filesystem there first' % root)
+    if spec['mount_proc'] and not os.path.isdir(resolve_in_root(root, '/proc')):
+        raise IsolationError('root %s has no /proc directory to mount on: create it or set mount_proc: false' % root)
+    if not os.path.isdir(resolve_in_root(root, spec['chdir'])):
+        raise IsolationError('chdir %s is not a directory%s' % (spec['chdir'], ' inside root %s' % root if root else ''))
+
+    env = {'PATH': DEFAULT_PATH}
+    env.update(spec['env'])
+    executable = find_executable(spec, env['PATH'])
+
+    plan = spawn.LaunchPlan(spec['command'], executable, env, clone_flags(spec['namespaces']), spec['log_path'])
+    plan.hostname = spec['hostname']
+    plan.make_mounts_private = 'mnt' in spec['namespaces']
+    plan.mount_proc = spec['mount_proc']
+    plan.detach_paths = [store.ns_root] if plan.make_mounts_private else []
+    plan.loopback_up = spec['loopback_up']
+    plan.root = root
+    plan.chdir = spec['chdir']
+    plan.umask = int(spec['umask'], 8)
+
+    uid, gid = _lookup_ids(spec)
+    plan.clear_groups = uid is not None or gid is not None
+    if 'user' in spec['namespaces']:
+        uid_map, gid_map = spec['uid_map'], spec['gid_map']
+        if spec['map_root_user']:
+            uid_map = [{'inside': 0, 'outside': os.geteuid(), 'count': 1}]
+            gid_map = [{'inside': 0, 'outside': os.getegid(), 'count': 1}]
+        plan.uid_map = _map_text(uid_map)
+        plan.gid_map = _map_text(gid_map)
+        # Inside a user namespace the process switches to the mapped user, root by default.
+        for option, identity, id_map in (('user', uid, uid_map), ('group', gid, gid_map)):
+            if identity is not None and not id_map:
+                raise IsolationError('%s needs %s or map_root_user when the user namespace is declared'
+                                     % (option, 'uid_map' if option == 'user' else 'gid_map'))
+            if id_map and not _in_map(identity or 0, id_map):
+                raise IsolationError('%s %d is not mapped inside the user namespace: add it to %s or set %s: to a '
+                                     'mapped id' % ('uid' if option == 'user' else 'gid', identity or 0,
+                                                    'uid_map' if option == 'user' else 'gid_map', option))
+        uid = (uid or 0) if uid_map else None
+        gid = (gid or 0) if gid_map else None
+    plan.uid, plan.gid = uid, gid
+
+    lines = []
+    if spec['monotonic_offset'] is not None:
+        lines.append('monotonic %d 0\n' % spec['monotonic_offset'])
+    if spec['boottime_offset'] is not None:
+        lines.append('boottime %d 0\n' % spec['boottime_offset'])
+    plan.time_offsets = ''.join(lines) or None
+    return plan
+
+
+def _map_text(id_map):
+    if not id_map:
+        return None
+    return ''.join('%d %d %d\n' % (line['inside'], line['outside'], line['count']) for line in id_map)
+
+
+# ---------------------------------------------------------------------------- state store
+
+class StateStore:
+    """``<dir>/<name>.json`` records, ``<dir>/<name>.lock`` locks, ``<dir>/ns/<name>/<type>`` mounts."""
+
+    def __init__(self, directory):
+        if not os.path.isabs(directory):
+            raise IsolationError('state_dir %r must be an absolute path' % directory)
+        self.directory = os.path.normpath(directory)
+        self.ns_root = os.path.join(self.directory, 'ns')
+
+    def record_path(self, name):
+        return os.path.join(self.directory, name + '.json')
+
+    def ensure(self):
+        """Create the directory root-only, or refuse one that others could write."""
+        if not os.path.isdir(self.directory):
+            os.makedirs(self.directory, 0o700)
+            os.chmod(self.directory, 0o700)
+        info = os.lstat(self.directory)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise IsolationError('state_dir %s must be a directory owned by uid %d with mode 0700 (it is %04o, uid '
+                                 '%d): fix it with chown/chmod or choose another state_dir'
+                                 % (self.directory, os.geteuid(), stat.S_IMODE(info.st_mode), info.st_uid))
+
+    def load(self, name):
+        try:
+            with open(self.record_path(name)) as handle:
+                record = json.load(handle)
+        except (OSError, IOError) as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise IsolationError('cannot read %s: %s' % (self.record_path(name), exc.strerror))
+        except ValueError:
+            raise IsolationError('%s is not a valid record: inspect it, stop its process by hand and delete it'
+                                 % self.record_path(name))
+        if not isinstance(record, dict) or record.get('version') != RECORD_VERSION:
+            raise IsolationError('%s has an unknown format: inspect it, stop its process by hand and delete it'
+                                 % self.record_path(name))
+        return record
+
+    def save(self, record):
+        fd, temp = tempfile.mkstemp(prefix='.%s.' % record['name'], suffix='.tmp', dir=self.directory)
+        try:
+            with os.fdopen(fd, 'w') as handle:
+                json.dump(record, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.record_path(record['name']))
+        except BaseException:
+            _unlink_quietly(temp)
+            raise
+
+    def delete(self, name):
+        _unlink_quietly(self.record_path(name))
+
+    def lock_path(self, name):
+        return os.path.join(self.directory, name + '.lock')
+
+    @contextlib.contextmanager
+    def lock(self, name, timeout):
+        """Exclusive per-name lock, held for a whole run.
+
+        The lock file is deleted once nothing is left of the name, so a waiter may end
+        up holding a deleted file: it then locks the new one instead.
+        """
+        path = self.lock_path(name)
+        deadline = time.monotonic() + timeout
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                _flock(fd, max(0.0, deadline - time.monotonic()), 'another run is still working on %s' % name)
+                if _same_file(fd, path):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        try:
+            yield
+        finally:
+            if not os.path.exists(self.record_path(name)):
+                _unlink_quietly(path)  # still locked: nobody else can be using it
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _ns_lock(self):
+        fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _flock(fd, LOCK_GRACE, 'another run keeps %s locked' % self.ns_root)
+            yield
+        finally:
+            os.close(fd)
+
+    def persist(self, name, pid, types):
+        """Bind-mount /proc/PID/ns/TYPE onto ns/<name>/TYPE; returns {type: path}.
+
+        ns/ is a private mount of its own (bound onto itself, as ``ip netns`` does
+        with /run/netns): bind mounts of mount namespaces are refused on shared mounts
+        and would propagate into other namespaces.
+        """
+        if not types:
+            return {}
+        paths = {}
+        with self._ns_lock():
+            if not os.path.isdir(self.ns_root):
+                os.mkdir(self.ns_root, 0o700)
+            if not _is_mount_point(self.ns_root):
+                spawn.bind_mount(self.ns_root, self.ns_root)
+            spawn.make_private(self.ns_root)
+            directory = os.path.join(self.ns_root, name)
+            if not os.path.isdir(directory):
+                os.mkdir(directory, 0o700)
+            for nstype in types:
+                path = os.path.join(directory, nstype)
+                while spawn.umount_detach(path):
+                    pass  # a leftover of an earlier process
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+                spawn.bind_mount('/proc/%d/ns/%s' % (pid, nstype), path)
+                paths[nstype] = path
+        return paths
+
+    def release(self, name, types):
+        """Unmount and delete persisted namespaces; the last one out unmounts ns/.
+
+        Paths are derived from name and type, never taken from a record.
+        """
+        warnings = []
+        directory = os.path.join(self.ns_root, name)
+        if not os.path.isdir(directory):
+            return warnings
+        paths = dict((nstype, os.path.join(directory, nstype)) for nstype in types if nstype in NS_TYPES)
+        with self._ns_lock():
+            for path in sorted(paths.values()):
+                try:
+                    while spawn.umount_detach(path):
+                        pass
+                    _unlink_quietly(path)
+                except OSError as exc:
+                    warnings.append('persisted namespace %s was not removed: %s' % (path, exc.strerror))
+            _rmdir_quietly(os.path.join(self.ns_root, name))
+            if os.path.isdir(self.ns_root) and not os.listdir(self.ns_root):
+                try:
+                    while spawn.umount_detach(self.ns_root):
+                        pass
+                except OSError as exc:
+                    warnings.append('%s was not unmounted: %s' % (self.ns_root, exc.strerror))
+                _rmdir_quietly(self.ns_root)
+        return warnings
+
+
+def _flock(fd, timeout, busy_message):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if time.monotonic() > deadline:
+            raise IsolationError('%s after waiting %ds; retry when it has finished' % (busy_message, timeout))
+        time.sleep(0.05)
+
+
+def _same_file(fd, path):
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
+
+
+def _is_mount_point(path):
+    real = os.path.realpath(path)
+    return any(mount.mount_point == real for mount in read_mountinfo(ProcRoot(), 'self', errors=[]))
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _rmdir_quietly(path):
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------- identity
+
+def is_ours(record, proc_root, boot_id):
+    """True only while PID, starttime and boot id of the record all match a live process."""
+    if not record or record.get('boot_id') != boot_id:
+        return False
+    try:
+        stat_ = read_stat(proc_root, record['pid'])
+    except (OSError, ProcParseError):
+        return False
+    return stat_.starttime == record.get('starttime') and stat_.state not in ('Z', 'X', 'x')
+
+
+def describe(proc_root, pid):
+    """Facts about a process just started: starttime, innermost PID, namespace inodes."""
+    stat_ = read_stat(proc_root, pid)
+    if stat_.state in ('Z', 'X', 'x'):
+        raise OSError(errno.ESRCH, 'exited')
+    status = read_status(proc_root, pid)
+    return {
+        'starttime': stat_.starttime,
+        'ns_pid': status.nspid[-1] if status.nspid else pid,
+        'namespaces': read_ns_links(proc_root, pid, names=NS_TYPES),
+    }
+
+
+def _ignores(proc_root, record, signum):
+    """True when PID 1 of a new PID namespace has no handler: the kernel drops the signal.
+
+    Needs SigCgt from /proc/PID/status; without it we cannot tell and assume it is caught.
+    """
+    if 'pid' not in record['spec']['namespaces']:
+        return False
+    try:
+        caught = read_status(proc_root, record['pid']).sig_cgt
+    except (OSError, ProcParseError):
+        return False
+    return caught is not None and not caught & (1 << (signum - 1))
+
+
+def stop(record, signum, timeout, proc_root, boot_id):
+    """Stop the record's process if it is still ours: signal, wait, SIGKILL, wait.
+
+    A pidfd pins the exact process once its identity is confirmed, so a PID reused
+    meanwhile is never signalled. Returns True when a process was stopped. We do not
+    wait for the zombie to be reaped (its parent is init, not us): namespaces and
+    cgroup membership are released when a process exits, and a zombie is not "ours".
+    """
+    pid = record['pid']
+    try:
+        pidfd = pidfd_open(pid)
+    except OSError as exc:
+        if exc.errno == errno.ESRCH:
+            return False
+        pidfd = None  # kernel without pidfd (< 5.3): identity re-checked before each kill
+    try:
+        if not is_ours(record, proc_root, boot_id):
+            return False
+        if not _ignores(proc_root, record, signum):
+            _signal(pidfd, record, signum, proc_root, boot_id)
+            if _wait_exit(pidfd, record, timeout, proc_root, boot_id):
+                return True
+        _signal(pidfd, record, signal.SIGKILL, proc_root, boot_id)
+        if not _wait_exit(pidfd, record, KILL_TIMEOUT, proc_root, boot_id):
+            raise IsolationError('process %d of %s survived SIGKILL for %ds (stuck in the kernel?)'
+                                 % (pid, record['name'], KILL_TIMEOUT))
+        return True
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _signal(pidfd, record, signum, proc_root, boot_id):
+    try:
+        if pidfd is not None and hasattr(signal, 'pidfd_send_signal'):
+            signal.pidfd_send_signal(pidfd, signum)
+        elif is_ours(record, proc_root, boot_id):
+            os.kill(record['pid'], signum)
+    except ProcessLookupError:
+        pass  # exited meanwhile
+
+
+def _wait_exit(pidfd, record, timeout, proc_root, boot_id):
+    if pidfd is not None:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+    deadline = time.monotonic() + timeout
+    while is_ours(record, proc_root, boot_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+# ---------------------------------------------------------------------------- converge
+
+def require_privileges():
+    if not own_cap_eff() & (1 << CAP_SYS_ADMIN):
+        raise IsolationError('isolated_process needs CAP_SYS_ADMIN (to create namespaces, mount and manage '
+                             'cgroups); run the task with become: true')
+
+
+def decide(state, record, running, new_hash, recreate):
+    """The one action a run takes: start, replace, restart, stop or none."""
+    if state == 'absent':
+        return 'stop' if record else 'none'
+    if not running:
+        return 'start'
+    if state == 'restarted':
+        return 'restart'
+    if record.get('spec_hash') == new_hash or not recreate:
+        return 'none'
+    return 'replace'
+
+
+def _view(spec, state):
+    """What the diff shows: the declared spec plus the state."""
+    view = {'state': state}
+    if spec:
+        view.update(spec)
+    return view
+
+
+def converge(params, check_mode=False, proc_root=None):
+    """Make the declared process exist (or not); returns the module result."""
+    proc_root = proc_root or ProcRoot()
+    name = check_name(params['name'])
+    state = params.get('state') or 'present'
+    require_privileges()
+    store = StateStore(params.get('state_dir') or DEFAULT_STATE_DIR)
+    signum = parse_signal(params.get('stop_signal') or 'SIGTERM')
+    stop_timeout = float(params.get('stop_timeout') if params.get('stop_timeout') is not None else 10)
+    spec = launch = new_hash = None
+    if state != 'absent':
+        spec = build_spec(params)
+        new_hash = spec_hash(spec)
+        launch = build_launch(spec, store)
+
+    boot_id = read_boot_id(proc_root)
+    if check_mode or (state == 'absent' and not os.path.isdir(store.directory)):
+        return _plan_result(name, state, store.load(name), spec, new_hash, params, proc_root, boot_id)
+
+    try:
+        store.ensure()
+        with store.lock(name, stop_timeout + LOCK_GRACE):
+            record = store.load(name)
+            result = _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id)
+            if result['action'] == 'none':
+                return result
+            if result['action'] == 'repair':
+                return _repair(store, record, result)
+            warnings = []
+            if record:
+                warnings.extend(_teardown(store, record, signum, stop_timeout, proc_root, boot_id))
+            if result['action'] != 'stop':
+                record = _start(store, name, spec, new_hash, launch, proc_root, boot_id)
+                result.update(_facts(record))
+            if warnings:
+                result['warnings'] = warnings
+            return result
+    except OSError as exc:
+        where = ' (%s)' % exc.filename if exc.filename else ''
+        raise IsolationError('%s: %s%s' % (name, exc.strerror or exc, where))
+
+
+def _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id):
+    running = is_ours(record, proc_root, boot_id)
+    action = decide(state, record, running, new_hash, params.get('recreate', True))
+    # "stopped": a record is left but its process is gone (killed, exited, rebooted).
+    before = _view(record['spec'] if record else None,
+                   'present' if running else 'stopped' if record else 'absent')
+    after = _view(spec, 'present') if state != 'absent' else _view(None, 'absent')
+    if action == 'none' and running and state != 'absent':
+        after = before  # kept as it is (recreate: false keeps a differing spec)
+    result = {
+        'changed': action != 'none',
+        'action': action,
+        'name': name,
+        'state': 'absent' if state == 'absent' else 'present',
+        'diff': {'before': before, 'after': after},
+        'drift': [],
+    }
+    result.update(_facts(record if running and action == 'none' else None, spec))
+    if state == 'absent' and record:
+        result['log_path'] = record.get('log_path')
+    if action == 'none' and running and record.get('spec_hash') != new_hash and state != 'absent':
+        result['warnings'] = ['%s runs with a different spec; recreate: false keeps it' % name]
+    elif action == 'none' and running and state != 'absent':
+        # The declaration is unchanged: does the live state still match it?
+        drift = drift_.find(record)
+        if drift:
+            live_before, live_after = drift.views(record)
+            result.update(changed=True, action='repair', drift=drift.messages(record))
+            result['diff'] = {'before': dict(before, live=live_before), 'after': dict(after, live=live_after)}
+    return result
+
+
+def _repair(store, record, result):
+    """Put back what drifted from the record while its process runs (lock held)."""
+    try:
+        done = drift_.repair(store, record, drift_.find(record))
+    except cgroup_limits.CgroupError as exc:
+        raise IsolationError('%s: %s' % (record['name'], exc))
+    store.save(record)
+    result.update(_facts(record))
+    if not done:  # only rounding differences: the kernel reads back what it already had
+        result.update(changed=False, action='none', drift=[])
+        result['diff'] = {'before': result['diff']['before'], 'after': result['diff']['before']}
+    return result
+
+
+def _facts(record, spec=None):
+    if record:
+        return dict((key, record.get(key)) for key in
+                    ('pid', 'ns_pid', 'namespaces', 'log_path', 'cgroup', 'persisted_namespaces'))
+    return {'pid': None, 'ns_pid': None, 'namespaces': {}, 'log_path': spec['log_path'] if spec else None,
+            'cgroup': None, 'persisted_namespaces': {}}
+
+
+def _teardown(store, record, signum, stop_timeout, proc_root, boot_id):
+    """Stop the process if it is ours, then remove what it left: mounts, cgroup, record."""
+    stop(record, signum, stop_timeout, proc_root, boot_id)
+    warnings = store.release(record['name'], list(record.get('persisted_namespaces') or {}))
+    warnings.extend(cgroup_limits.remove(record.get('cgroup')))
+    store.delete(record['name'])
+    return warnings
+
+
+def _start(store, name, spec, new_hash, launch, proc_root, boot_id):
+    log_dir = os.path.dirname(spec['log_path'])
+    if not os.path.isdir(log_dir):
+        os.makedirs(log_dir, 0o750)
+    placement = None
+    if spec['cgroup']:
+        limits = dict((key, spec[key]) for key in cgroup_limits.LIMIT_FILES)
+        try:
+            placement = cgroup_limits.prepare(spec['cgroup'], limits, proc_root)
+        except cgroup_limits.CgroupError as exc:
+            raise IsolationError(str(exc))
+        launch.cgroup_procs = cgroup_limits.procs_files(placement)
+    try:
+        pid = spawn.spawn(launch)
+    except spawn.SpawnError as exc:
+        cgroup_limits.remove(placement)
+        raise IsolationError('starting %s failed at %s: %s' % (name, exc.step, exc.detail))
+    except BaseException:
+        cgroup_limits.remove(placement)
+        raise
+    record = {
+        'version': RECORD_VERSION, 'name': name, 'pid': pid, 'boot_id': boot_id,
+        'spec': spec, 'spec_hash': new_hash, 'log_path': spec['log_path'], 'cgroup': placement,
+        'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'persisted_namespaces': {},
+    }
+    try:
+        record.update(describe(proc_root, pid))
+        record['persisted_namespaces'] = store.persist(name, pid, spec['persist_namespaces'])
+    except (OSError, ProcParseError) as exc:
+        # Exited at once, or the namespaces could not be kept: leave nothing behind.
+        if 'starttime' in record:
+            stop(record, signal.SIGKILL, 0, proc_root, boot_id)
+        store.release(name, spec['persist_namespaces'])
+        cgroup_limits.remove(placement)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ESRCH):
+            raise IsolationError('%s (pid %d) exited right after it started: see %s' % (name, pid, spec['log_path']))
+        raise IsolationError('starting %s failed: %s' % (name, exc))
+    store.save(record)
+    return record

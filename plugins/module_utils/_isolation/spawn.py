@@ -1,0 +1,405 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: this module_utils file is not part of the collection's public API and may
+# change without notice.
+"""Start a detached process in new namespaces: fork, unshare, fork again, exec.
+
+Three processes take part::
+
+    module (parent) --fork--> setup child --unshare, fork--> workload --exec--> command
+
+* the **setup child** starts a new session, joins the cgroup, unshares, waits while
+  the parent writes its user-namespace maps (only a process outside the new user
+  namespace may map arbitrary IDs), writes the time-namespace offsets (allowed only
+  before the first child) and forks the workload, which so becomes PID 1 of the new
+  PID namespace; it then waits until the workload has exec'd (or failed) and exits;
+* the **workload** makes the mounts private, mounts a fresh /proc, sets the hostname,
+  brings up loopback, enters the root directory, drops to the declared user and
+  execs the command with stdio on the log file and no other fd open.
+
+Every failure is sent to the parent as one JSON line through CLOEXEC pipes, so a
+missing binary is a clear message and no process is left behind. The parent returns
+as soon as the workload exec'd: nothing of the module stays attached to it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import time
+
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import libc, unshare
+
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 0x2
+
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+_IFREQ = '16sh22x'  # struct ifreq: name, then the flags member of the 24-byte union
+
+# How long the parent waits for the workload to exec before giving up on it.
+HANDSHAKE_TIMEOUT = 30.0
+
+
+class SpawnError(Exception):
+    def __init__(self, step, detail):
+        super(SpawnError, self).__init__('%s: %s' % (step, detail))
+        self.step = step
+        self.detail = detail
+
+
+class LaunchPlan:
+    """Everything the two children need, resolved by the parent beforehand."""
+
+    def __init__(self, argv, executable, env, flags, log_path):
+        self.argv = argv
+        self.executable = executable    # path inside ``root``
+        self.env = env
+        self.flags = flags              # CLONE_NEW* mask for unshare
+        self.log_path = log_path
+        self.uid_map = None             # text for /proc/PID/uid_map, None = leave
+        self.gid_map = None
+        self.time_offsets = None        # text for /proc/self/timens_offsets
+        self.hostname = None
+        self.make_mounts_private = False
+        self.mount_proc = False
+        self.detach_paths = []          # mounts the new mount namespace must not keep
+        self.loopback_up = False
+        self.root = None
+        self.chdir = '/'
+        self.uid = None
+        self.gid = None
+        self.clear_groups = False       # drop supplementary groups (when user/group is set)
+        self.umask = 0o022
+        self.cgroup_procs = []          # cgroup.procs files to join before unshare
+
+
+# ---------------------------------------------------------------------------- kernel calls
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, '%s: %s' % (what, os.strerror(err)))
+
+
+def _bytes(text):
+    return None if text is None else text.encode('utf-8', 'surrogateescape')
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(libc().mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data)),
+           'mount %s' % target)
+
+
+def umount_detach(target):
+    """Lazy unmount; True when something was unmounted."""
+    if libc().umount2(_bytes(target), ctypes.c_int(MNT_DETACH)) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOENT):
+        return False  # not a mount point (any more)
+    raise OSError(err, 'umount %s: %s' % (target, os.strerror(err)))
+
+
+def bind_mount(source, target):
+    mount(source, target, None, MS_BIND)
+
+
+def make_private(target, recursive=False):
+    mount(None, target, None, MS_PRIVATE | (MS_REC if recursive else 0))
+
+
+def sethostname(name):
+    data = _bytes(name)
+    _check(libc().sethostname(data, ctypes.c_size_t(len(data))), 'sethostname')
+
+
+def loopback_up():
+    """``ip link set lo up`` through SIOCSIFFLAGS."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        request = struct.pack(_IFREQ, b'lo', 0)
+        flags = struct.unpack(_IFREQ, fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack(_IFREQ, b'lo', flags | IFF_UP))
+    finally:
+        sock.close()
+
+
+# ---------------------------------------------------------------------------- messages
+
+def _send(fd, **message):
+    data = (json.dumps(message) + '\n').encode('utf-8')
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass  # the reader is gone: nobody left to tell
+
+
+def _fail(fd, step, exc):
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    _send(fd, error=detail, step=step)
+
+
+def _read_all(fd, deadline):
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SpawnError('handshake', 'the new process did not exec within %ds' % HANDSHAKE_TIMEOUT)
+        readable = select.select([fd], [], [], remaining)[0]
+        if not readable:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
+        if chunk.endswith(b'\n'):
+            return b''.join(chunks)
+
+
+def _messages(data):
+    for line in data.decode('utf-8', 'replace').splitlines():
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
+
+
+# ---------------------------------------------------------------------------- parent
+
+def spawn(plan):
+    """Start the workload; return its PID (in our PID namespace) once it has exec'd."""
+    try:
+        # O_NOFOLLOW: root appends here; a planted symlink must not redirect that.
+        log_fd = os.open(plan.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+    except OSError as exc:
+        raise SpawnError('log_path', 'cannot open %s: %s (it must be a regular file, not a symlink)'
+                         % (plan.log_path, exc.strerror))
+    null_fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    report_r, report_w = os.pipe()   # children -> parent, JSON lines
+    go_r, go_w = os.pipe()           # parent -> setup child: the maps are written
+    try:
+        setup_pid = os.fork()
+        if setup_pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                os.close(report_r)
+                os.close(go_w)
+                code = _setup_child(plan, report_w, go_r, log_fd, null_fd)
+            finally:
+                os._exit(code)
+    finally:
+        for fd in (report_w, go_r, log_fd, null_fd):
+            os.close(fd)
+    try:
+        return _await_workload(plan, setup_pid, report_r, go_w)
+    finally:
+        os.close(report_r)
+        os.close(go_w)
+
+
+def _await_workload(plan, setup_pid, report_r, go_w):
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+    workload_pid = None
+    error = None
+    try:
+        while True:
+            data = _read_all(report_r, deadline)
+            if not data:
+                break
+            for message in _messages(data):
+                if message.get('waiting_for_maps'):
+                    _write_id_maps(plan, setup_pid)
+                    os.write(go_w, b'g')
+                elif 'pid' in message:
+                    workload_pid = message['pid']
+                elif 'error' in message:
+                    error = SpawnError(message.get('step', 'start'), message['error'])
+    except BaseException:
+        # Nothing of a half-started process may stay behind.
+        _kill_quietly(workload_pid)
+        _kill_quietly(setup_pid)
+        _reap(setup_pid)
+        raise
+    _reap(setup_pid)
+    if error:
+        raise error
+    if workload_pid is None:
+        raise SpawnError('fork', 'the setup process exited without starting the workload')
+    return workload_pid
+
+
+def _write_id_maps(plan, setup_pid):
+    base = '/proc/%d/' % setup_pid
+    steps = []
+    if plan.uid_map is not None:
+        steps.append(('uid_map', plan.uid_map))
+    if plan.gid_map is not None:
+        # Without "deny" an unprivileged process could drop groups that deny it access.
+        steps.append(('setgroups', 'deny'))
+        steps.append(('gid_map', plan.gid_map))
+    for name, text in steps:
+        try:
+            with open(base + name, 'w') as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise SpawnError('user namespace', 'writing %s "%s" failed: %s (ranges must not overlap and each '
+                                               'line is "inside outside count")'
+                             % (name, text.strip().replace('\n', ', '), exc.strerror))
+
+
+def _kill_quietly(pid):
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------- setup child
+
+def _setup_child(plan, report_w, go_r, log_fd, null_fd):  # pragma: no cover - runs in the child
+    step = 'setsid'
+    try:
+        os.setsid()
+        step = 'cgroup'
+        for procs in plan.cgroup_procs:
+            with open(procs, 'w') as handle:
+                handle.write(str(os.getpid()))
+        if plan.clear_groups:
+            # Here, while still host root: inside a user namespace setgroups is denied.
+            step = 'setgroups'
+            os.setgroups([])
+        step = 'unshare'
+        unshare(plan.flags)
+        if plan.uid_map is not None or plan.gid_map is not None:
+            step = 'user namespace'
+            _send(report_w, waiting_for_maps=True)
+            if os.read(go_r, 1) != b'g':
+                return 1  # the parent gave up
+        if plan.time_offsets:
+            step = 'time namespace offsets'
+            with open('/proc/self/timens_offsets', 'w') as handle:
+                handle.write(plan.time_offsets)
+        step = 'fork'
+        exec_r, exec_w = os.pipe()  # CLOEXEC: EOF once the workload exec'd
+        workload_pid = os.fork()
+        if workload_pid == 0:
+            code = 127
+            try:
+                os.close(exec_r)
+                os.close(report_w)
+                _workload(plan, exec_w, log_fd, null_fd)
+            finally:
+                os._exit(code)
+    except BaseException as exc:  # pylint: disable=broad-except
+        _fail(report_w, step, exc)
+        return 1
+    os.close(exec_w)
+    _send(report_w, pid=workload_pid)
+    failure = b''
+    while True:
+        chunk = os.read(exec_r, 65536)
+        if not chunk:
+            break
+        failure += chunk
+    if failure:
+        os.waitpid(workload_pid, 0)  # reap it here: it never ran the command
+        try:
+            os.write(report_w, failure)
+        except OSError:
+            pass
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------- workload
+
+def _workload(plan, exec_w, log_fd, null_fd):  # pragma: no cover - runs in the child
+    step = 'stdio'
+    try:
+        _detach_fds(exec_w, log_fd, null_fd)
+        step = 'signals'
+        _reset_signals()
+        if plan.make_mounts_private:
+            step = 'mount propagation'
+            make_private('/', recursive=True)
+            for path in plan.detach_paths:
+                umount_detach(path)
+        if plan.mount_proc:
+            step = 'mount /proc'
+            mount('proc', os.path.join(plan.root or '/', 'proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        if plan.hostname:
+            step = 'sethostname'
+            sethostname(plan.hostname)
+        if plan.loopback_up:
+            step = 'loopback up'
+            loopback_up()
+        if plan.root:
+            step = 'chroot %s' % plan.root
+            os.chdir(plan.root)
+            os.chroot('.')
+        step = 'chdir %s' % plan.chdir
+        os.chdir(plan.chdir)
+        if plan.gid is not None:
+            step = 'setgid %d' % plan.gid
+            os.setresgid(plan.gid, plan.gid, plan.gid)
+        if plan.uid is not None:
+            step = 'setuid %d' % plan.uid
+            os.setresuid(plan.uid, plan.uid, plan.uid)
+        os.umask(plan.umask)
+        step = 'exec %s' % plan.executable
+        os.execve(plan.executable, plan.argv, plan.env)
+    except BaseException as exc:  # pylint: disable=broad-except
+        _fail(exec_w, step, exc)
+
+
+def _detach_fds(exec_w, log_fd, null_fd):  # pragma: no cover - runs in the child
+    """stdin from /dev/null, stdout/stderr to the log, every other inherited fd closed."""
+    os.dup2(null_fd, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    for name in os.listdir('/proc/self/fd'):
+        fd = int(name)
+        if fd > 2 and fd != exec_w:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _reset_signals():  # pragma: no cover - runs in the child
+    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec.
+    for signum in signal.valid_signals():
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # reserved by libc (NPTL real-time signals)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one pass over every /proc/PID: what a chunk reads, and that forked chunks add up."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pathlib
+
+import pytest
+
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
+
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import process_pass
+
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_LINKS, ProcRoot
+from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
+    BIND_NET, C_MNT, C_NET, FD_NET, INIT, container_host, ns_ref, scratch_dir, stat_text,
+)
+
+PIDS = [1, 2, 100, 200, 250, 260, 400, 500, 600]
+
+
+@pytest.fixture
+def root():
+    with scratch_dir() as path:
+        tree = container_host(pathlib.Path(path) / 'proc')
+        yield ProcRoot(str(tree))
+
+
+def full_plan(root, **kwargs):
+    options = dict(fd_prefixes=('net:[', 'socket:['), bind_mounts=True, leader_details=True)
+    options.update(kwargs)
+    return process_pass.PassPlan(root, NS_LINKS, **options)
+
+
+def serial(func, items):
+    """imap_chunks stand-in: the whole list as one chunk, in process."""
+    return iter([func(items)])
+
+
+def merged(plan, pids, imap=serial):
+    result = None
+    for result, _rows in process_pass.run(plan, pids, imap):
+        pass
+    return result
+
+
+def test_rows_share_one_links_dict_per_distinct_set(root):
+    rows, link_sets, _details, _fds, _relations, _mountinfo = process_pass.read_chunk(full_plan(root), PIDS)
+    assert [row[0] for row in rows] == PIDS
+    by_pid = dict((row[0], row) for row in rows)
+    # 200, 250 and 260 are in the container: one set; 1, 2, 100 and 600 share the host's.
+    assert by_pid[200][5] == by_pid[250][5] == by_pid[260][5]
+    assert by_pid[1][5] == by_pid[2][5] == by_pid[100][5] == by_pid[600][5]
+    assert len(link_sets) < len(rows)
+    assert link_sets[by_pid[200][5]]['net'] == C_NET
+    assert by_pid[200][1:5] == (100, 'sleep', 900, 1)
+
+
+def test_results_come_back_with_links_dicts(root):
+    result = merged(full_plan(root), PIDS)
+    links = dict((row[0], row[5]) for row in result.rows())
+    assert links[250] is links[260]  # shared, read-only
+    assert links[1]['net'] == INIT['net'] and links[200]['mnt'] == C_MNT
+
+
+def test_fd_references_only_with_prefixes(root):
+    result = merged(full_plan(root), PIDS)
+    assert [(pid, sorted(found)) for pid, found in result.fd_refs] == [
+        (600, [(7, ns_ref('net', FD_NET)), (8, 'socket:[999]')])]
+    assert merged(full_plan(root, fd_prefixes=()), PIDS).fd_refs == []
+
+
+def test_mountinfo_once_per_mount_namespace_only_nsfs_text_kept(root):
+    result = merged(full_plan(root), PIDS)
+    assert set(result.mountinfo) == {INIT['mnt'], C_MNT}
+    assert 'net:[%d]' % BIND_NET in result.mountinfo[INIT['mnt']]
+    assert ' - nsfs ' in result.mountinfo[C_MNT]
+    assert merged(full_plan(root, bind_mounts=False), PIDS).mountinfo == {}
+
+
+def test_no_ioctls_unless_asked(root):
+    # A fixture tree has no nsfs: the steps ask for relations on a live procfs only.
+    assert merged(full_plan(root), PIDS).relations == {}
+
+
+def test_leader_details_for_possible_leaders(root):
+    details = merged(full_plan(root), PIDS).details
+    # ppid 0, a parent with other links, or a parent outside the chunk: possible leaders.
+    assert {1, 2, 200, 250}.issubset(details)
+    assert 260 not in details  # its parent 200 is in the chunk with the same links
+    assert 100 not in details and 600 not in details  # parent 1, same links
+    assert details[250] == (['nginx:', 'master', 'process'], 101)
+    assert details[2] == ([], 0)
+    assert merged(full_plan(root, leader_details=False), PIDS).details == {}
+    # Split so that 260's parent is in another chunk: then 260 is a possible leader too.
+    assert 260 in process_pass.read_chunk(full_plan(root), [260])[2]
+
+
+def test_kernel_threads_have_no_fd_scan(root):
+    flags_kthread = 0x00200000 | 0x8000
+    text = stat_text(2, 'kthreadd', ppid=0, starttime=2).split(' ')
+    text[8] = str(flags_kthread)  # field 9: flags
+    tree_stat = pathlib.Path(root.path) / '2' / 'stat'
+    tree_stat.write_text(' '.join(text))
+    fd = pathlib.Path(root.path) / '2' / 'fd' / '9'
+    fd.symlink_to('net:[%d]' % FD_NET)
+    assert procfs.read_stat(root, 2).kernel_thread
+    assert all(pid != 2 for pid, _found in merged(full_plan(root), PIDS).fd_refs)
+
+
+def make_kernel_thread(root, pid):
+    path = pathlib.Path(root.path) / str(pid) / 'stat'
+    fields = path.read_text().split(' ')
+    fields[8] = str(0x00200000 | 0x8000)  # field 9, flags: PF_KTHREAD
+    path.write_text(' '.join(fields))
+
+
+def test_kernel_threads_share_the_first_ones_links_on_a_live_procfs(root):
+    # pid 2 (kthreadd) and a second kernel thread whose ns directory cannot be read:
+    # on a live procfs it is not read at all (kernel threads keep the initial namespaces).
+    tree = pathlib.Path(root.path)
+    (tree / '3' / 'task').mkdir(parents=True)
+    (tree / '3' / 'fd').mkdir()
+    (tree / '3' / 'stat').write_text(stat_text(3, 'kworker/0:0', ppid=2, starttime=3))
+    for pid in (2, 3):
+        make_kernel_thread(root, pid)
+    live = process_pass.read_chunk(full_plan(root, live=True), [2, 3])
+    rows, link_sets = live[0], live[1]
+    assert rows[1][:5] == (3, 2, 'kworker/0:0', 3, 1)
+    assert link_sets[rows[1][5]] is link_sets[rows[0][5]]
+    assert link_sets[rows[0][5]]['net'] == INIT['net']
+    # A copied tree proves nothing about kernel threads: every link is read.
+    copied = process_pass.read_chunk(full_plan(root), [2, 3])[0]
+    assert copied[1] == (3, procfs.VANISHED)
+
+
+def test_vanished_and_unreadable_processes_are_rows_with_a_reason(root):
+    rows = process_pass.read_chunk(full_plan(root), [1, 999])[0]
+    assert rows[1] == (999, procfs.VANISHED)
+
+
+def test_forked_chunks_add_up_to_the_serial_pass(root, monkeypatch):
+    monkeypatch.setattr(parallel, 'MIN_ITEMS', 2)
+    plan = full_plan(root)
+    alone = merged(plan, PIDS)
+
+    def imap(func, items):
+        return parallel.imap_chunks(func, items, workers=3)
+
+    forked = merged(plan, PIDS, imap)
+    assert len(forked.chunks) == 3 and len(alone.chunks) == 1
+    assert sorted(forked.rows()) == sorted(alone.rows())
+    assert sorted(forked.fd_refs) == sorted(alone.fd_refs)
+    assert forked.mountinfo == alone.mountinfo  # from the lowest PID, as in one process
+    # Chunks see other parents, so they may list more possible leaders, never fewer.
+    assert set(alone.details).issubset(forked.details)

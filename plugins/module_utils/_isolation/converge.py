@@ -40,6 +40,7 @@ import time
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import cgroup_limits
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import drift as drift_
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import spawn
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import clone_flags, pidfd_open
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     NS_TYPES,
@@ -519,17 +520,17 @@ class StateStore:
             if not os.path.isdir(self.ns_root):
                 os.mkdir(self.ns_root, 0o700)
             if not _is_mount_point(self.ns_root):
-                spawn.bind_mount(self.ns_root, self.ns_root)
-            spawn.make_private(self.ns_root)
+                syscalls.bind_mount(self.ns_root, self.ns_root)
+            syscalls.make_private(self.ns_root)
             directory = os.path.join(self.ns_root, name)
             if not os.path.isdir(directory):
                 os.mkdir(directory, 0o700)
             for nstype in types:
                 path = os.path.join(directory, nstype)
-                while spawn.umount_detach(path):
+                while syscalls.umount_detach(path):
                     pass  # a leftover of an earlier process
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-                spawn.bind_mount('/proc/%d/ns/%s' % (pid, nstype), path)
+                syscalls.bind_mount('/proc/%d/ns/%s' % (pid, nstype), path)
                 paths[nstype] = path
         return paths
 
@@ -546,7 +547,7 @@ class StateStore:
         with self._ns_lock():
             for path in sorted(paths.values()):
                 try:
-                    while spawn.umount_detach(path):
+                    while syscalls.umount_detach(path):
                         pass
                     _unlink_quietly(path)
                 except OSError as exc:
@@ -554,7 +555,7 @@ class StateStore:
             _rmdir_quietly(os.path.join(self.ns_root, name))
             if os.path.isdir(self.ns_root) and not os.listdir(self.ns_root):
                 try:
-                    while spawn.umount_detach(self.ns_root):
+                    while syscalls.umount_detach(self.ns_root):
                         pass
                 except OSError as exc:
                     warnings.append('%s was not unmounted: %s' % (self.ns_root, exc.strerror))

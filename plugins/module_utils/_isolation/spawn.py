@@ -29,31 +29,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
-import errno
-import fcntl
-import json
 import os
-import select
-import signal
-import socket
-import struct
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import libc, unshare
-
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_NOEXEC = 0x8
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MS_PRIVATE = 1 << 18
-MNT_DETACH = 0x2
-
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
-_IFREQ = '16sh22x'  # struct ifreq: name, then the flags member of the 24-byte union
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 
 # How long the parent waits for the workload to exec before giving up on it.
 HANDSHAKE_TIMEOUT = 30.0
@@ -92,95 +72,9 @@ class LaunchPlan:
         self.cgroup_procs = []          # cgroup.procs files to join before unshare
 
 
-# ---------------------------------------------------------------------------- kernel calls
-
-def _check(result, what):
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, '%s: %s' % (what, os.strerror(err)))
-
-
-def _bytes(text):
-    return None if text is None else text.encode('utf-8', 'surrogateescape')
-
-
-def mount(source, target, fstype, flags, data=None):
-    _check(libc().mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data)),
-           'mount %s' % target)
-
-
-def umount_detach(target):
-    """Lazy unmount; True when something was unmounted."""
-    if libc().umount2(_bytes(target), ctypes.c_int(MNT_DETACH)) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOENT):
-        return False  # not a mount point (any more)
-    raise OSError(err, 'umount %s: %s' % (target, os.strerror(err)))
-
-
-def bind_mount(source, target):
-    mount(source, target, None, MS_BIND)
-
-
-def make_private(target, recursive=False):
-    mount(None, target, None, MS_PRIVATE | (MS_REC if recursive else 0))
-
-
-def sethostname(name):
-    data = _bytes(name)
-    _check(libc().sethostname(data, ctypes.c_size_t(len(data))), 'sethostname')
-
-
-def loopback_up():
-    """``ip link set lo up`` through SIOCSIFFLAGS."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        request = struct.pack(_IFREQ, b'lo', 0)
-        flags = struct.unpack(_IFREQ, fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack(_IFREQ, b'lo', flags | IFF_UP))
-    finally:
-        sock.close()
-
-
-# ---------------------------------------------------------------------------- messages
-
-def _send(fd, **message):
-    data = (json.dumps(message) + '\n').encode('utf-8')
-    try:
-        os.write(fd, data)
-    except OSError:
-        pass  # the reader is gone: nobody left to tell
-
-
 def _fail(fd, step, exc):
     detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    _send(fd, error=detail, step=step)
-
-
-def _read_all(fd, deadline):
-    chunks = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise SpawnError('handshake', 'the new process did not exec within %ds' % HANDSHAKE_TIMEOUT)
-        readable = select.select([fd], [], [], remaining)[0]
-        if not readable:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b''.join(chunks)
-        chunks.append(chunk)
-        if chunk.endswith(b'\n'):
-            return b''.join(chunks)
-
-
-def _messages(data):
-    for line in data.decode('utf-8', 'replace').splitlines():
-        try:
-            yield json.loads(line)
-        except ValueError:
-            continue
+    child.send(fd, error=detail, step=step)
 
 
 # ---------------------------------------------------------------------------- parent
@@ -197,15 +91,7 @@ def spawn(plan):
     report_r, report_w = os.pipe()   # children -> parent, JSON lines
     go_r, go_w = os.pipe()           # parent -> setup child: the maps are written
     try:
-        setup_pid = os.fork()
-        if setup_pid == 0:  # pragma: no cover - runs in the child
-            code = 1
-            try:
-                os.close(report_r)
-                os.close(go_w)
-                code = _setup_child(plan, report_w, go_r, log_fd, null_fd)
-            finally:
-                os._exit(code)
+        setup_pid = child.fork_child(_setup_child, plan, (report_r, go_w), report_w, go_r, log_fd, null_fd)
     finally:
         for fd in (report_w, go_r, log_fd, null_fd):
             os.close(fd)
@@ -221,11 +107,8 @@ def _await_workload(plan, setup_pid, report_r, go_w):
     workload_pid = None
     error = None
     try:
-        while True:
-            data = _read_all(report_r, deadline)
-            if not data:
-                break
-            for message in _messages(data):
+        try:
+            for message in child.iter_reports(report_r, deadline):
                 if message.get('waiting_for_maps'):
                     _write_id_maps(plan, setup_pid)
                     os.write(go_w, b'g')
@@ -233,13 +116,15 @@ def _await_workload(plan, setup_pid, report_r, go_w):
                     workload_pid = message['pid']
                 elif 'error' in message:
                     error = SpawnError(message.get('step', 'start'), message['error'])
+        except child.ChildTimeout:
+            raise SpawnError('handshake', 'the new process did not exec within %ds' % HANDSHAKE_TIMEOUT)
     except BaseException:
         # Nothing of a half-started process may stay behind.
-        _kill_quietly(workload_pid)
-        _kill_quietly(setup_pid)
-        _reap(setup_pid)
+        child.kill_quietly(workload_pid)
+        child.kill_quietly(setup_pid)
+        child.reap(setup_pid)
         raise
-    _reap(setup_pid)
+    child.reap(setup_pid)
     if error:
         raise error
     if workload_pid is None:
@@ -266,26 +151,13 @@ def _write_id_maps(plan, setup_pid):
                              % (name, text.strip().replace('\n', ', '), exc.strerror))
 
 
-def _kill_quietly(pid):
-    if pid:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def _reap(pid):
-    try:
-        os.waitpid(pid, 0)
-    except OSError:
-        pass
-
-
 # ---------------------------------------------------------------------------- setup child
 
-def _setup_child(plan, report_w, go_r, log_fd, null_fd):  # pragma: no cover - runs in the child
+def _setup_child(plan, parent_ends, report_w, go_r, log_fd, null_fd):  # pragma: no cover - runs in the child
     step = 'setsid'
     try:
+        for fd in parent_ends:
+            os.close(fd)
         os.setsid()
         step = 'cgroup'
         for procs in plan.cgroup_procs:
@@ -296,10 +168,10 @@ def _setup_child(plan, report_w, go_r, log_fd, null_fd):  # pragma: no cover - r
             step = 'setgroups'
             os.setgroups([])
         step = 'unshare'
-        unshare(plan.flags)
+        syscalls.unshare(plan.flags)
         if plan.uid_map is not None or plan.gid_map is not None:
             step = 'user namespace'
-            _send(report_w, waiting_for_maps=True)
+            child.send(report_w, waiting_for_maps=True)
             if os.read(go_r, 1) != b'g':
                 return 1  # the parent gave up
         if plan.time_offsets:
@@ -308,26 +180,13 @@ def _setup_child(plan, report_w, go_r, log_fd, null_fd):  # pragma: no cover - r
                 handle.write(plan.time_offsets)
         step = 'fork'
         exec_r, exec_w = os.pipe()  # CLOEXEC: EOF once the workload exec'd
-        workload_pid = os.fork()
-        if workload_pid == 0:
-            code = 127
-            try:
-                os.close(exec_r)
-                os.close(report_w)
-                _workload(plan, exec_w, log_fd, null_fd)
-            finally:
-                os._exit(code)
+        workload_pid = child.fork_child(_workload, plan, (exec_r, report_w), exec_w, log_fd, null_fd)
     except BaseException as exc:  # pylint: disable=broad-except
         _fail(report_w, step, exc)
         return 1
     os.close(exec_w)
-    _send(report_w, pid=workload_pid)
-    failure = b''
-    while True:
-        chunk = os.read(exec_r, 65536)
-        if not chunk:
-            break
-        failure += chunk
+    child.send(report_w, pid=workload_pid)
+    failure = child.read_all(exec_r)
     if failure:
         os.waitpid(workload_pid, 0)  # reap it here: it never ran the command
         try:
@@ -340,26 +199,32 @@ def _setup_child(plan, report_w, go_r, log_fd, null_fd):  # pragma: no cover - r
 
 # ---------------------------------------------------------------------------- workload
 
-def _workload(plan, exec_w, log_fd, null_fd):  # pragma: no cover - runs in the child
+def _workload(plan, parent_ends, exec_w, log_fd, null_fd):  # pragma: no cover - runs in the child
+    """Returns only when the exec failed (the exit status of a workload that never ran)."""
     step = 'stdio'
     try:
-        _detach_fds(exec_w, log_fd, null_fd)
+        for fd in parent_ends:
+            os.close(fd)
+        # stdin from /dev/null, stdout/stderr to the log, every other inherited fd closed
+        child.set_stdio(null_fd, log_fd, log_fd)
+        child.close_fds_except(exec_w)
         step = 'signals'
-        _reset_signals()
+        child.reset_signals()
         if plan.make_mounts_private:
             step = 'mount propagation'
-            make_private('/', recursive=True)
+            syscalls.make_private('/', recursive=True)
             for path in plan.detach_paths:
-                umount_detach(path)
+                syscalls.umount_detach(path)
         if plan.mount_proc:
             step = 'mount /proc'
-            mount('proc', os.path.join(plan.root or '/', 'proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            syscalls.mount('proc', os.path.join(plan.root or '/', 'proc'), 'proc',
+                           syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
         if plan.hostname:
             step = 'sethostname'
-            sethostname(plan.hostname)
+            syscalls.sethostname(plan.hostname)
         if plan.loopback_up:
             step = 'loopback up'
-            loopback_up()
+            syscalls.loopback_up()
         if plan.root:
             step = 'chroot %s' % plan.root
             os.chdir(plan.root)
@@ -377,29 +242,5 @@ def _workload(plan, exec_w, log_fd, null_fd):  # pragma: no cover - runs in the 
         os.execve(plan.executable, plan.argv, plan.env)
     except BaseException as exc:  # pylint: disable=broad-except
         _fail(exec_w, step, exc)
+    return 127
 
-
-def _detach_fds(exec_w, log_fd, null_fd):  # pragma: no cover - runs in the child
-    """stdin from /dev/null, stdout/stderr to the log, every other inherited fd closed."""
-    os.dup2(null_fd, 0)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    for name in os.listdir('/proc/self/fd'):
-        fd = int(name)
-        if fd > 2 and fd != exec_w:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def _reset_signals():  # pragma: no cover - runs in the child
-    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec.
-    for signum in signal.valid_signals():
-        if signum in (signal.SIGKILL, signal.SIGSTOP):
-            continue
-        try:
-            signal.signal(signum, signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass  # reserved by libc (NPTL real-time signals)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])

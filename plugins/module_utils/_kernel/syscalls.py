@@ -5,10 +5,13 @@
 #
 # PRIVATE: this module_utils file is not part of the collection's public API and may
 # change without notice.
-"""Kernel calls on namespaces: nsfs ioctls, setns/unshare, pidfds and SIOCGSKNS.
+"""The one libc wrapper: nsfs ioctls, setns/unshare, pidfds, SIOCGSKNS, mount/umount,
+sethostname, prctl and bringing up loopback.
 
 Only the standard library is used: ``fcntl.ioctl`` for the ioctls, ``os`` where Python
 has the call (3.12+: ``os.setns``/``os.unshare``), and libc through ctypes otherwise.
+Every libc call goes through :func:`_check`, so a failure is an ``OSError`` naming the
+call, with the errno the kernel gave.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +21,9 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import signal
+import socket
+import struct
 import sys
 
 # ioctls on an open namespace fd (magic 0xb7, _IO encoding).
@@ -53,6 +59,21 @@ TYPE_BY_CLONE_FLAG = dict((flag, name) for name, flag in CLONE_FLAGS.items())
 SYS_PIDFD_OPEN = 434
 SYS_PIDFD_GETFD = 438
 
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 0x2
+
+PR_SET_PDEATHSIG = 1
+
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+_IFREQ = '16sh22x'  # struct ifreq: name, then the flags member of the 24-byte union
+
 _libc = None
 
 
@@ -70,12 +91,17 @@ def libc():
     return _libc
 
 
-def _check(result):
+def _check(result, what=None):
+    """libc's convention: -1 and errno on failure; the result otherwise."""
     if result == -1:
         import ctypes
         err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise OSError(err, '%s: %s' % (what, os.strerror(err)) if what else os.strerror(err))
     return result
+
+
+def _bytes(text):
+    return None if text is None else text.encode('utf-8', 'surrogateescape')
 
 
 def open_ns(path):
@@ -165,6 +191,56 @@ def unshare(flags):
         return
     import ctypes
     _check(libc().unshare(ctypes.c_int(flags)))
+
+
+def mount(source, target, fstype, flags, data=None):
+    import ctypes
+    _check(libc().mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data)),
+           'mount %s' % target)
+
+
+def umount_detach(target):
+    """Lazy unmount; True when something was unmounted."""
+    import ctypes
+    try:
+        _check(libc().umount2(_bytes(target), ctypes.c_int(MNT_DETACH)), 'umount %s' % target)
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.ENOENT):
+            return False  # not a mount point (any more)
+        raise
+    return True
+
+
+def bind_mount(source, target):
+    mount(source, target, None, MS_BIND)
+
+
+def make_private(target, recursive=False):
+    mount(None, target, None, MS_PRIVATE | (MS_REC if recursive else 0))
+
+
+def sethostname(name):
+    import ctypes
+    data = _bytes(name)
+    _check(libc().sethostname(data, ctypes.c_size_t(len(data))), 'sethostname')
+
+
+def set_parent_death_signal(signum=signal.SIGKILL):
+    """prctl(PR_SET_PDEATHSIG): the kernel sends ``signum`` when our parent thread exits."""
+    import ctypes
+    _check(libc().prctl(ctypes.c_int(PR_SET_PDEATHSIG), ctypes.c_ulong(signum), ctypes.c_ulong(0),
+                        ctypes.c_ulong(0), ctypes.c_ulong(0)), 'prctl(PR_SET_PDEATHSIG)')
+
+
+def loopback_up():
+    """``ip link set lo up`` through SIOCSIFFLAGS."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        request = struct.pack(_IFREQ, b'lo', 0)
+        flags = struct.unpack(_IFREQ, fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack(_IFREQ, b'lo', flags | IFF_UP))
+    finally:
+        sock.close()
 
 
 def clone_flags(types):

@@ -274,7 +274,7 @@ def test_unprivileged_user_sees_several_roots_instead_of_failing(lab, request):
     os.symlink(REPO, os.path.join(code, 'ansible_collections', 'nsops', 'namespaces'))
     request.addfinalizer(lambda: shutil.rmtree(code))
     script = ('import json, sys; sys.path.insert(0, %r); '
-              'from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import discover; '
+              'from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover; '
               'print(json.dumps(discover()))' % code)
     out = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--',
                           'unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child=SIGKILL',

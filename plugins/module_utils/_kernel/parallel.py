@@ -28,6 +28,8 @@ __metaclass__ = type
 import marshal
 import os
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
+
 # Below this many items a fork costs more than it saves.
 MIN_ITEMS = 400
 MAX_WORKERS = 4
@@ -57,15 +59,6 @@ def blocks(count, workers, minimum=MIN_BLOCK):
     return result
 
 
-def map_chunks(func, items, workers=None):
-    """``func(iterable) -> list`` over the items, spread over workers; the lists are
-    concatenated, one worker's after the other's (see :func:`imap_chunks`)."""
-    results = []
-    for part in imap_chunks(func, items, workers):
-        results.extend(part)
-    return results
-
-
 def imap_chunks(func, items, workers=None):
     """Yield ``func(iterable)`` of each worker, the parent's first, while the children
     may still be at work.
@@ -84,13 +77,13 @@ def imap_chunks(func, items, workers=None):
     children = []
     try:
         try:
-            _write_all(queue_w, b''.join(index.to_bytes(_UNIT, 'little') for index in range(len(spans))))
+            child.write_all(queue_w, b''.join(index.to_bytes(_UNIT, 'little') for index in range(len(spans))))
         finally:
             os.close(queue_w)  # an empty queue then reads as end of file
         for _index in range(workers - 1):
-            child = _start(func, items, spans, queue_r)
-            if child is not None:
-                children.append(child)
+            worker = _start(func, items, spans, queue_r)
+            if worker is not None:
+                children.append(worker)
         claimed = []
         part = func(_claim(items, spans, queue_r, claimed))
         done = set(claimed)
@@ -127,29 +120,27 @@ def _start(func, items, spans, queue_r):
     (pid, read fd), or None when fork fails (the parent takes all blocks)."""
     read_end, write_end = os.pipe()
     try:
-        pid = os.fork()
+        pid = child.fork_child(_work, func, items, spans, queue_r, read_end, write_end)
     except OSError:
         os.close(read_end)
         os.close(write_end)
         return None
-    if pid == 0:  # child
-        status = 1
-        try:
-            os.close(read_end)
-            claimed = []
-            part = func(_claim(items, spans, queue_r, claimed))
-            _write_all(write_end, marshal.dumps((claimed, part)))
-            status = 0
-        finally:
-            os._exit(status)  # no atexit handlers, no flushing of the module's stdout
     os.close(write_end)
     return pid, read_end
+
+
+def _work(func, items, spans, queue_r, read_end, write_end):  # pragma: no cover - runs in the child
+    os.close(read_end)
+    claimed = []
+    part = func(_claim(items, spans, queue_r, claimed))
+    child.write_all(write_end, marshal.dumps((claimed, part)))
+    return 0
 
 
 def _collect(pid, read_end):
     """(claimed blocks, result) of a child, or None if it failed."""
     try:
-        data = _read_all(read_end)
+        data = child.read_all(read_end)
     finally:
         os.close(read_end)
         status = os.waitpid(pid, 0)[1]
@@ -160,18 +151,3 @@ def _collect(pid, read_end):
     except (EOFError, ValueError, TypeError):
         return None
     return claimed, part
-
-
-def _read_all(fd):
-    chunks = []
-    while True:
-        data = os.read(fd, 1 << 20)
-        if not data:
-            return b''.join(chunks)
-        chunks.append(data)
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

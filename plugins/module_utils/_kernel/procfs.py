@@ -123,9 +123,27 @@ def _is_number(name):
     return name.isascii() and name.isdigit()
 
 
-def _read(path):
+def _read(path, dir_fd=None):
+    """The whole file. The kernel hands tables out a page of whole records per read(),
+    so a short read is no end of file: read until read() returns nothing."""
     # os.open/os.read: no io.BufferedReader per file (a third of the cost of a small /proc read)
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        chunks = []
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(fd)
+    return b''.join(chunks).decode('utf-8', 'surrogateescape')
+
+
+def _read_record(path, dir_fd=None):
+    """A file the kernel writes in one go (single_open: stat, status), read in one
+    read() when it fits the buffer: a shorter answer is the whole file."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         data = os.read(fd, 4096)
         if len(data) == 4096:
@@ -205,7 +223,21 @@ def parse_stat(text):
 
 def read_stat(root, pid, tid=None):
     path = root.pid_path(pid, 'stat') if tid is None else root.task_path(pid, tid, 'stat')
-    return parse_stat(_read(path))
+    return parse_stat(_read_record(path))
+
+
+def read_stat_at(proc_fd):
+    """The stat of the process behind an open ``/proc/PID`` directory fd: that very
+    process, even when its PID has been reused since the fd was opened."""
+    return parse_stat(_read_record('stat', dir_fd=proc_fd))
+
+
+def process_alive(proc_fd):
+    """True while the process behind a ``/proc/PID`` directory fd exists and is no zombie."""
+    try:
+        return read_stat_at(proc_fd).state not in ('Z', 'X', 'x')
+    except (OSError, ProcParseError):
+        return False
 
 
 # ---------------------------------------------------------------------------- /proc/PID/status
@@ -276,12 +308,12 @@ def parse_status(text):
 
 
 def read_status(root, pid):
-    return parse_status(_read(root.pid_path(pid, 'status')))
+    return parse_status(_read_record(root.pid_path(pid, 'status')))
 
 
 def read_real_uid(root, pid):
     """Only the real UID from ``/proc/PID/status`` (see :func:`parse_real_uid`)."""
-    return parse_real_uid(_read(root.pid_path(pid, 'status')))
+    return parse_real_uid(_read_record(root.pid_path(pid, 'status')))
 
 
 def parse_real_uid(text):
@@ -348,7 +380,7 @@ def parse_cgroup(text):
 
 
 def read_cgroup(root, pid):
-    return parse_cgroup(_read(root.pid_path(pid, 'cgroup')))
+    return parse_cgroup(_read_record(root.pid_path(pid, 'cgroup')))
 
 
 def unified_cgroup_path(entries):
@@ -539,6 +571,38 @@ def read_fd_links(root, pid, prefixes=None):
     return links
 
 
+def read_net_table(root, pid, name):
+    """``/proc/PID/net/NAME`` (a table of the process's network namespace); '' for a
+    table this kernel lacks (no tcp6 with ipv6.disable=1). OSError when the process is
+    gone or not readable."""
+    try:
+        return _read(root.pid_path(pid, 'net', name))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT and os.path.isdir(root.pid_path(pid, 'net')):
+            return ''
+        raise
+
+
+def read_ns_inode(root, pid, nstype):
+    """The inode of one namespace of a process, from its ``ns/TYPE`` link."""
+    nstype_read, inode = parse_ns_ref(os.readlink(root.pid_path(pid, 'ns', nstype)))
+    if nstype_read != nstype:
+        raise ProcParseError('ns/%s names a %s namespace' % (nstype, nstype_read))
+    return inode
+
+
+def own_namespaces():
+    """type -> (dev, inode) of the module's own namespaces (always the real /proc)."""
+    own = {}
+    for nstype in NS_TYPES:
+        try:
+            st = os.stat('/proc/self/ns/' + nstype)
+        except OSError:
+            continue
+        own[nstype] = (st.st_dev, st.st_ino)
+    return own
+
+
 def nsfs_dev():
     """st_dev of nsfs, from the module's own namespace link (None without /proc)."""
     try:
@@ -556,7 +620,7 @@ def read_boot_id(root):
 def own_cap_eff():
     """Effective capability mask of this process (always the real /proc/self)."""
     try:
-        return parse_status(_read('/proc/self/status')).cap_eff or 0
+        return parse_status(_read_record('/proc/self/status')).cap_eff or 0
     except (OSError, ProcParseError):
         return 0
 

@@ -34,10 +34,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
 import errno
-import fcntl
-import json
 import os
 import selectors
 import shlex
@@ -50,22 +47,25 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locat
     Selector,
     SelectorError,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import (
-    close_quietly,
-    get_nstype,
-    libc,
-    open_ns,
-    setns,
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import (  # noqa: F401  (the engine's API)
+    EnterError as NsExecError,
+    Target,
+    TargetGone,
+    become_namespace_root,
+    call_in_namespaces,
+    die_with_parent,
+    enter_namespaces,
+    open_file_target,
+    open_process_target,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (  # noqa: F401
     NS_TYPES,
-    ProcParseError,
     ProcRoot,
-    parse_stat,
+    own_namespaces,
+    process_alive,
 )
-
-# nsenter(1)'s order. The user namespace is entered in the second pass (see enter_namespaces).
-ENTER_ORDER = ('cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time')
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, libc
 
 DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 DEFAULT_TIMEOUT = 60.0
@@ -75,20 +75,6 @@ OUTPUT_GRACE = 2.0
 # After a timeout kill, how long to wait for the entering child's last report.
 KILL_GRACE = 5.0
 
-PR_SET_PDEATHSIG = 1
-
-
-class NsExecError(Exception):
-    """Entering the namespaces or starting the command failed; the message names the fix."""
-
-    def __init__(self, msg, step=None):
-        super(NsExecError, self).__init__(msg)
-        self.step = step
-
-
-class TargetGone(NsExecError):
-    """The target process exited between the lookup and the exec."""
-
 
 class RequestError(ValueError):
     """The module options do not describe a command that can be run."""
@@ -96,110 +82,20 @@ class RequestError(ValueError):
 
 # ---------------------------------------------------------------------------- in the children
 
-def enter_namespaces(entries):
-    """setns() into each ``(type, fd)``, in nsenter's two passes.
 
-    Pass one joins every type but user, skipping failures: as root of our own user
-    namespace we hold the capabilities setns needs over the target's other namespaces
-    only until we join its user namespace. Pass two joins the user namespace, then
-    retries what failed (a namespace owned by the target's user namespace may need us
-    to be in it first when we start unprivileged).
-    """
-    by_type = dict(entries)
-    failed = []
-    for nstype in ENTER_ORDER:
-        if nstype in by_type:
-            try:
-                setns(by_type[nstype], nstype)
-            except OSError:
-                failed.append(nstype)
-    if 'user' in by_type:
-        _setns_or_raise(by_type['user'], 'user')
-    for nstype in failed:
-        _setns_or_raise(by_type[nstype], nstype)
-
-
-def _setns_or_raise(fd, nstype):
-    try:
-        setns(fd, nstype)
-    except OSError as exc:
-        raise NsExecError('setns into the %s namespace failed: %s%s' % (
-            nstype, os.strerror(exc.errno),
-            '; the module needs CAP_SYS_ADMIN (run it as root, become: true)' if exc.errno == errno.EPERM else ''),
-            step='setns')
-
-
-def _set_pdeathsig(parent_pid):
-    """Die with the parent: a killed module must not leave the command running.
-
-    A parent that died before the prctl would never send the signal: check for that.
-    getppid() is 0 for a parent outside our PID namespace (the entering child, seen from
-    the command); after a reparenting it names the reaper instead.
-    """
-    libc().prctl(ctypes.c_int(PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
-                 ctypes.c_ulong(0), ctypes.c_ulong(0))
-    if os.getppid() not in (parent_pid, 0):
-        os._exit(1)
-
-
-def _report(fd, **message):
-    """One JSON line on the status pipe (short enough to be written atomically)."""
-    data = (json.dumps(message) + '\n').encode('utf-8')
-    try:
-        os.write(fd, data[:4000])
-    except OSError:
-        pass
-
-
-def _become_namespace_root(status_fd):
-    """In a joined user namespace, act as its root (nsenter's default).
-
-    Our host credentials stay as they are after setns: unmapped in the namespace, they
-    show as the overflow user and can create no files. UID/GID 0 of the namespace are the
-    container's root; supplementary groups are dropped where the namespace allows it.
-    """
-    try:
-        os.setgroups([])
-    except OSError:
-        pass  # /proc/PID/setgroups is "deny" in that namespace
-    try:
-        os.setgid(0)
-        os.setuid(0)
-    except OSError as exc:
-        if exc.errno != errno.EINVAL:
-            raise
-        _report(status_fd, note='UID or GID 0 is not mapped in the target\'s user namespace: the command keeps '
-                                'the module\'s credentials, which the namespace shows as the overflow user')
-
-
-def process_alive(proc_fd):
-    """True while the process behind a ``/proc/PID`` directory fd exists and is no zombie."""
-    try:
-        fd = os.open('stat', os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
-    except OSError:
-        return False
-    try:
-        text = os.read(fd, 4096).decode('utf-8', 'surrogateescape')
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    try:
-        return parse_stat(text).state not in ('Z', 'X', 'x')
-    except ProcParseError:
-        return False
-
-
-def _entering_child(target, command, fds, module_pid):
-    """Body of the entering child; never returns."""
+def _entering_child(target, command, fds, parent_ends, module_pid):  # pragma: no cover - runs in the child
+    """Body of the entering child: enter, fork the command, report how it ended."""
     status_fd = fds['status']
-    code = 1
     try:
-        _set_pdeathsig(module_pid)
+        for fd in parent_ends:
+            os.close(fd)
+        die_with_parent(module_pid)
         enter_namespaces(target.entries)
         if 'user' in target.types:
-            _become_namespace_root(status_fd)
-        if target.proc_fd is not None and not process_alive(target.proc_fd):
+            note = become_namespace_root()
+            if note:
+                child.send(status_fd, note=note)
+        if not target.alive():
             raise TargetGone('the target process exited before the command could start', step='target')
         if command.root and target.root_fd is not None:
             os.fchdir(target.root_fd)
@@ -209,262 +105,46 @@ def _entering_child(target, command, fds, module_pid):
         except OSError as exc:
             raise NsExecError('chdir to %s inside the target failed: %s' % (command.chdir, os.strerror(exc.errno)),
                               step='chdir')
-        parent_pid = os.getpid()
         try:
-            pid = os.fork()
+            pid = child.fork_child(_command_child, command, fds, os.getpid())
         except OSError as exc:
             if exc.errno == errno.ENOMEM and 'pid' in target.types:
                 raise TargetGone('the target\'s PID namespace has no init process any more (its PID 1 exited): '
                                  'the target exited before the command could start', step='fork')
             raise
-        if pid == 0:
-            _command_child(command, fds, parent_pid)
-        _report(status_fd, host_pid=pid)
+        child.send(status_fd, host_pid=pid)
         for name in ('stdin', 'stdout', 'stderr'):
             close_quietly(fds[name])
         status = os.waitpid(pid, 0)[1]
         if os.WIFSIGNALED(status):
-            _report(status_fd, signal=os.WTERMSIG(status))
+            child.send(status_fd, signal=os.WTERMSIG(status))
         else:
-            _report(status_fd, exit=os.WEXITSTATUS(status))
-        code = 0
+            child.send(status_fd, exit=os.WEXITSTATUS(status))
+        return 0
     except NsExecError as exc:
-        _report(status_fd, error=exc.step or 'enter', message=str(exc), gone=isinstance(exc, TargetGone))
+        child.send(status_fd, error=exc.step or 'enter', message=str(exc), gone=isinstance(exc, TargetGone))
     except BaseException as exc:  # pylint: disable=broad-except
-        _report(status_fd, error='enter', message='%s: %s' % (type(exc).__name__, exc))
-    finally:
-        os._exit(code)
+        child.send(status_fd, error='enter', message='%s: %s' % (type(exc).__name__, exc))
+    return 1
 
 
-def _command_child(command, fds, parent_pid):
-    """Body of the command process; execs or exits 127."""
+def _command_child(command, fds, parent_pid):  # pragma: no cover - runs in the child
+    """Body of the command process (a session of its own, so that a timeout kills its
+    whole process group); execs or exits 127."""
     status_fd = fds['status']
     try:
         os.setsid()
-        _set_pdeathsig(parent_pid)
-        # Python ignores these; the command must get the default behaviour back.
-        for signum in (signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(signum, signal.SIG_DFL)
-        high = [fcntl.fcntl(fds[name], fcntl.F_DUPFD, 10) for name in ('stdin', 'stdout', 'stderr')]
-        for number, fd in enumerate(high):
-            os.dup2(fd, number)
-        os.closerange(3, status_fd)
-        os.closerange(status_fd + 1, max(status_fd + 2, os.sysconf('SC_OPEN_MAX')))
-        _report(status_fd, inner_pid=os.getpid())
+        die_with_parent(parent_pid)
+        child.reset_signals()
+        child.set_stdio(fds['stdin'], fds['stdout'], fds['stderr'])
+        child.close_fds_except(status_fd)
+        child.send(status_fd, inner_pid=os.getpid())
         os.execvpe(command.argv[0], command.argv, command.env)
     except OSError as exc:
-        _report(status_fd, error='exec', errno=exc.errno, message=os.strerror(exc.errno or 0))
+        child.send(status_fd, error='exec', errno=exc.errno, message=os.strerror(exc.errno or 0))
     except BaseException as exc:  # pylint: disable=broad-except
-        _report(status_fd, error='exec', errno=None, message='%s: %s' % (type(exc).__name__, exc))
-    finally:
-        os._exit(127)
-
-
-# ---------------------------------------------------------------------------- a function in namespaces
-
-def call_in_namespaces(entries, function, timeout=30.0):
-    """Run ``function()`` (returning bytes) in a forked child that entered ``entries``.
-
-    For reading files that show the reader's namespace (``/proc/self/net/*``) of a
-    namespace no process is in. The module process stays where it is.
-    """
-    libc()  # load it once here, not in every child
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(read_fd)
-            enter_namespaces(entries)
-            _write_all(write_fd, b'1' + function())
-            code = 0
-        except BaseException as exc:  # pylint: disable=broad-except
-            try:
-                _write_all(write_fd, b'0' + str(exc).encode('utf-8', 'replace'))
-            except OSError:
-                pass
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    try:
-        with selectors.DefaultSelector() as selector:
-            selector.register(read_fd, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise NsExecError('the child reading inside the namespace did not finish within %d seconds' % timeout)
-                if not selector.select(left):
-                    continue
-                chunk = os.read(read_fd, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-        _kill_and_reap(pid)
-    data = b''.join(chunks)
-    if data[:1] != b'1':
-        raise NsExecError(data[1:].decode('utf-8', 'replace') or 'the child exited without an answer')
-    return data[1:]
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _kill_and_reap(pid):
-    """Reap a child; SIGKILL it first if it has not exited yet."""
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            return
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except OSError:
-        pass
-
-
-# ---------------------------------------------------------------------------- targets
-
-class Target:
-    """Open namespace fds of what to enter, plus a handle on the target process."""
-
-    def __init__(self):
-        self.pid = None          # PID of the target below the proc root (None for files)
-        self.proc_fd = None      # directory fd of /proc/PID: pins that very process
-        self.root_fd = None      # /proc/PID/root
-        self.entries = []        # (type, fd) to enter
-        self.inodes = {}         # type -> inode of every entered namespace
-        self.shared = []         # types asked for (or considered) that are already ours
-        self.files = {}          # type -> path (namespace file targets)
-
-    @property
-    def types(self):
-        return [entry[0] for entry in self.entries]
-
-    def close(self):
-        for entry in self.entries:
-            close_quietly(entry[1])
-        self.entries = []
-        close_quietly(self.proc_fd)
-        close_quietly(self.root_fd)
-        self.proc_fd = self.root_fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def own_namespaces():
-    """type -> (dev, inode) of the module's own namespaces (always the real /proc)."""
-    own = {}
-    for nstype in NS_TYPES:
-        try:
-            st = os.stat('/proc/self/ns/' + nstype)
-        except OSError:
-            continue
-        own[nstype] = (st.st_dev, st.st_ino)
-    return own
-
-
-def open_process_target(root, pid, types=None, starttime=None):
-    """Open the namespaces ``types`` (None: all that differ from ours) of PID below ``root``.
-
-    ``starttime`` (from the lookup) makes sure the PID still names the process that was
-    looked up. Raises TargetGone when it exited.
-    """
-    target = Target()
-    target.pid = pid
-    try:
-        try:
-            target.proc_fd = os.open(root.pid_path(pid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ESRCH):
-                raise TargetGone('no process with PID %d on this host (it may have exited); check it with '
-                                 '`ps -p %d`' % (pid, pid), step='lookup')
-            raise NsExecError('cannot open %s: %s' % (root.pid_path(pid), os.strerror(exc.errno)), step='lookup')
-        if starttime is not None and _starttime(target.proc_fd) != starttime:
-            raise TargetGone('the target process %d exited after it was looked up (the PID now names another '
-                             'process or none)' % pid, step='lookup')
-        own = own_namespaces()
-        for nstype in (types if types is not None else NS_TYPES):
-            try:
-                fd = os.open('ns/' + nstype, os.O_RDONLY | os.O_CLOEXEC, dir_fd=target.proc_fd)
-            except OSError as exc:
-                if exc.errno == errno.ENOENT and nstype == 'time' and types is None:
-                    continue  # kernel before 5.6
-                if not process_alive(target.proc_fd):
-                    raise TargetGone('the target process %d exited before its namespaces could be opened' % pid,
-                                     step='open')
-                raise NsExecError('cannot open the %s namespace of PID %d: %s%s' % (
-                    nstype, pid, os.strerror(exc.errno),
-                    '; run the module as root (CAP_SYS_PTRACE)' if exc.errno in (errno.EACCES, errno.EPERM) else ''),
-                    step='open')
-            _add_entry(target, own, nstype, fd)
-        try:
-            target.root_fd = os.open('root', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=target.proc_fd)
-        except OSError:
-            target.root_fd = None  # checked when root is asked for
-        if not process_alive(target.proc_fd):
-            raise TargetGone('the target process %d exited while its namespaces were being opened' % pid, step='open')
-    except BaseException:
-        target.close()
-        raise
-    return target
-
-
-def _starttime(proc_fd):
-    try:
-        fd = os.open('stat', os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
-        try:
-            text = os.read(fd, 4096).decode('utf-8', 'surrogateescape')
-        finally:
-            os.close(fd)
-        return parse_stat(text).starttime
-    except (OSError, ProcParseError):
-        return None
-
-
-def open_file_target(paths, types=None):
-    """Open namespace files (nsfs bind mounts such as /run/netns/NAME, or /proc/PID/ns/TYPE)."""
-    target = Target()
-    own = own_namespaces()
-    try:
-        for path in paths:
-            try:
-                fd = open_ns(path)
-            except OSError as exc:
-                raise NsExecError('cannot open namespace file %s: %s' % (path, os.strerror(exc.errno)), step='open')
-            nstype = get_nstype(fd)
-            if nstype is None:
-                close_quietly(fd)
-                raise NsExecError('%s is not a namespace file: give a bind-mounted namespace such as '
-                                  '/run/netns/NAME (ip netns add) or a /proc/PID/ns/TYPE link' % path, step='open')
-            if nstype in target.files:
-                close_quietly(fd)
-                raise NsExecError('%s and %s are both %s namespaces: give at most one file per type'
-                                  % (target.files[nstype], path, nstype), step='open')
-            target.files[nstype] = path
-            if types is not None and nstype not in types:
-                close_quietly(fd)
-                raise NsExecError('%s is a %s namespace but namespaces is [%s]: add %s to namespaces or drop '
-                                  'the file' % (path, nstype, ', '.join(types), nstype), step='open')
-            _add_entry(target, own, nstype, fd)
-        if types is not None:
-            missing = [t for t in types if t not in target.files]
-            if missing:
-                raise NsExecError('namespaces asks for %s but no file in namespace_files is of that type'
-                                  % ', '.join(missing), step='open')
-    except BaseException:
-        target.close()
-        raise
-    return target
+        child.send(status_fd, error='exec', errno=None, message='%s: %s' % (type(exc).__name__, exc))
+    return 127
 
 
 # ---------------------------------------------------------------------------- the command
@@ -514,22 +194,15 @@ def run_command(target, command):
         err_r, child_ends['stderr'] = os.pipe()
         status_r, child_ends['status'] = os.pipe()
         parent_ends += [out_r, err_r, status_r]
-        module_pid = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                feeder.close()
-                for fd in parent_ends:
-                    os.close(fd)
-            finally:
-                _entering_child(target, command, child_ends, module_pid)
+        pid = child.fork_child(_entering_child, target, command, child_ends,
+                               parent_ends + ([feeder.fd] if feeder.fd is not None else []), os.getpid())
         for fd in child_ends.values():
             close_quietly(fd)
         child_ends = {}
         try:
             completed = _supervise(pid, command, feeder, out_r, err_r, status_r)
         finally:
-            _kill_and_reap(pid)
+            child.kill_and_reap(pid)
     finally:
         feeder.close()
         for fd in list(child_ends.values()) + parent_ends:
@@ -584,7 +257,8 @@ class _StdinFeeder:
 def _supervise(pid, command, feeder, out_r, err_r, status_r):
     """Feed stdin, collect output and reports, enforce the timeout."""
     completed = Completed()
-    buffers = {out_r: [], err_r: [], status_r: []}
+    buffers = {out_r: [], err_r: []}
+    reports = child.Reports()
     deadline = time.monotonic() + command.timeout
     finished_at = None       # when the status pipe closed: both children are done
     killed_at = None
@@ -622,9 +296,10 @@ def _supervise(pid, command, feeder, out_r, err_r, status_r):
                     continue
                 chunk = os.read(fd, 65536)
                 if chunk:
-                    buffers[fd].append(chunk)
                     if fd == status_r:
-                        _take_reports(buffers[status_r], completed)
+                        _take_reports(reports.feed(chunk), completed)
+                    else:
+                        buffers[fd].append(chunk)
                     continue
                 selector.unregister(fd)
                 if fd == status_r:
@@ -632,7 +307,7 @@ def _supervise(pid, command, feeder, out_r, err_r, status_r):
                     if feeder.fd is not None:
                         selector.unregister(feeder.fd)
                         feeder.close()
-    _take_reports(buffers[status_r], completed, final=True)
+    _take_reports(reports.close(), completed)
     completed.stdout = b''.join(buffers[out_r])
     completed.stderr = b''.join(buffers[err_r])
     if completed.timed_out and completed.signal is None and completed.rc is None:
@@ -642,21 +317,9 @@ def _supervise(pid, command, feeder, out_r, err_r, status_r):
     return completed
 
 
-def _take_reports(chunks, completed, final=False):
-    """Parse complete JSON lines from the status pipe into ``completed``."""
-    data = b''.join(chunks)
-    lines = data.split(b'\n')
-    rest = lines.pop() if not final else b''
-    del chunks[:]
-    if rest:
-        chunks.append(rest)
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            report = json.loads(line.decode('utf-8', 'replace'))
-        except ValueError:
-            continue
+def _take_reports(reports, completed):
+    """Record the children's reports in ``completed``."""
+    for report in reports:
         if 'host_pid' in report:
             completed.host_pid = report['host_pid']
         elif 'inner_pid' in report:
@@ -860,12 +523,3 @@ def run_namespace_exec(module):
     module.exit_json(changed=changed, **result)
 
 
-def _add_entry(target, own, nstype, fd):
-    """Keep ``fd`` to enter, unless it is a namespace the module is in already (shared)."""
-    st = os.fstat(fd)
-    if own.get(nstype) == (st.st_dev, st.st_ino):
-        close_quietly(fd)
-        target.shared.append(nstype)
-        return
-    target.entries.append((nstype, fd))
-    target.inodes[nstype] = st.st_ino

@@ -36,7 +36,7 @@ import socket
 import sys
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import EnterError, call_in_namespaces
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (
     ContainerLocator,
     ContainerLookupError,
@@ -54,6 +54,8 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     list_pids,
     parse_ns_ref,
     read_fd_links,
+    read_net_table,
+    read_ns_inode,
     read_status,
 )
 
@@ -285,27 +287,12 @@ def read_net_tables(root, pid, names):
     skip = set()
     if 'tcp' in names or 'tcp6' in names:
         try:
-            counters = parse_sockstat(root.read_text(str(pid), 'net', 'sockstat'))
-            counters.update(parse_sockstat(root.read_text(str(pid), 'net', 'sockstat6')))
+            counters = parse_sockstat(read_net_table(root, pid, 'sockstat'))
+            counters.update(parse_sockstat(read_net_table(root, pid, 'sockstat6')))
             skip = empty_tcp_tables(counters)
         except ProcParseError:
             skip = set()
-        except OSError as exc:
-            if exc.errno != errno.ENOENT or not os.path.isdir(root.pid_path(pid, 'net')):
-                raise
-    texts = {}
-    for name in names:
-        if name in skip:
-            texts[name] = ''
-            continue
-        try:
-            texts[name] = root.read_text(str(pid), 'net', name)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT and os.path.isdir(root.pid_path(pid, 'net')):
-                texts[name] = ''  # e.g. ipv6.disable=1: no tcp6/udp6
-                continue
-            raise
-    return texts
+    return dict((name, '' if name in skip else read_net_table(root, pid, name)) for name in names)
 
 
 def _read_own_tables(names):
@@ -404,7 +391,7 @@ def read_namespace_tables(root, ns, names, facts):
         try:
             texts = read_net_tables(root, pid, names)
             # The PID may have been reused by a process of another namespace meanwhile.
-            if parse_ns_ref(os.readlink(root.pid_path(pid, 'ns', 'net'))) != ('net', ns.inode):
+            if read_ns_inode(root, pid, 'net') != ns.inode:
                 continue
         except (OSError, ProcParseError):
             continue
@@ -446,8 +433,8 @@ def _read_by_entering(root, ns, names, facts, errors):
         try:
             if os.fstat(fd).st_ino != ns.inode or get_nstype(fd) not in (None, 'net'):
                 continue
-            data = nsexec.call_in_namespaces([('net', fd)], lambda: _read_own_tables(names))
-        except nsexec.NsExecError as exc:
+            data = call_in_namespaces([('net', fd)], lambda: _read_own_tables(names))
+        except EnterError as exc:
             ns.problems.append('entering it through %s failed: %s' % (path, exc))
             continue
         finally:

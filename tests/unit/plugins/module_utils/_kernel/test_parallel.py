@@ -17,6 +17,11 @@ import pytest
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 
 
+
+def map_chunks(func, items, workers):
+    """Every worker's rows, one worker's after the other's."""
+    return [row for part in parallel.imap_chunks(func, items, workers) for row in part]
+
 def describe(items):
     return [(item, os.getpid(), {'square': item * item, 'name': 'p%d' % item}) for item in items]
 
@@ -30,7 +35,7 @@ def by_worker(rows):
 
 def test_every_item_once_each_worker_in_increasing_order():
     items = list(range(1000))
-    rows = parallel.map_chunks(describe, items, workers=3)
+    rows = map_chunks(describe, items, workers=3)
     assert sorted(row[0] for row in rows) == items
     assert all(row[2]['square'] == row[0] * row[0] for row in rows)
     workers = by_worker(rows)
@@ -61,13 +66,13 @@ def test_a_slow_worker_takes_fewer_blocks():
             rows.append((item, os.getpid(), None))
         return rows
 
-    rows = parallel.map_chunks(slow_parent, list(range(1000)), workers=2)
+    rows = map_chunks(slow_parent, list(range(1000)), workers=2)
     assert sorted(row[0] for row in rows) == list(range(1000))
     assert len(by_worker(rows).get(parent, [])) < 500  # the child took the larger share
 
 
 def test_small_inputs_stay_in_process():
-    rows = parallel.map_chunks(describe, list(range(10)), workers=4)
+    rows = map_chunks(describe, list(range(10)), workers=4)
     assert set(row[1] for row in rows) == {os.getpid()}
 
 
@@ -80,7 +85,7 @@ def test_a_failing_child_has_its_blocks_redone_in_the_parent():
             raise RuntimeError('boom')
         return rows
 
-    rows = parallel.map_chunks(fails_in_children, list(range(900)), workers=2)
+    rows = map_chunks(fails_in_children, list(range(900)), workers=2)
     assert sorted(row[0] for row in rows) == list(range(900))
     assert set(row[1] for row in rows) == {parent}
 
@@ -94,7 +99,7 @@ def test_unmarshalable_child_results_are_redone_in_the_parent():
             return [object()]
         return rows
 
-    rows = parallel.map_chunks(odd_in_children, list(range(800)), workers=2)
+    rows = map_chunks(odd_in_children, list(range(800)), workers=2)
     assert sorted(row[0] for row in rows) == list(range(800))
 
 

@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import enter
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.child import Reports
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
     Command, Completed, NsExecError, RequestError, Target, TargetGone, build_command, call_in_namespaces,
@@ -105,7 +107,7 @@ def test_enter_order_is_user_last_and_failures_retried_after_it(monkeypatch):
             refuse_once.discard(nstype)
             raise OSError(errno.EPERM, 'not yet')
 
-    monkeypatch.setattr(nsexec, 'setns', fake_setns)
+    monkeypatch.setattr(enter, 'setns', fake_setns)
     enter_namespaces([('user', 1), ('mnt', 2), ('net', 3), ('pid', 4), ('uts', 5), ('cgroup', 6), ('ipc', 7),
                       ('time', 8)])
     assert calls == ['cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time', 'user', 'mnt']
@@ -116,7 +118,7 @@ def test_enter_failure_names_the_type_and_the_fix(monkeypatch):
         if nstype == 'net':
             raise OSError(errno.EPERM, 'no')
 
-    monkeypatch.setattr(nsexec, 'setns', fake_setns)
+    monkeypatch.setattr(enter, 'setns', fake_setns)
     with pytest.raises(NsExecError, match='setns into the net namespace failed: Operation not permitted; the module '
                                           'needs CAP_SYS_ADMIN'):
         enter_namespaces([('net', 3)])
@@ -127,13 +129,14 @@ def test_enter_failure_names_the_type_and_the_fix(monkeypatch):
 def test_reports_are_parsed_across_chunk_boundaries():
     completed = Completed()
     chunks = [b'{"host_pid": 12}\n{"inner_pi', b'd": 3}\n']
-    buffered = [chunks[0]]
-    nsexec._take_reports(buffered, completed)
+    reports = Reports()
+    nsexec._take_reports(reports.feed(chunks[0]), completed)
     assert completed.host_pid == 12 and completed.inner_pid is None
-    buffered.append(chunks[1])
-    nsexec._take_reports(buffered, completed)
+    nsexec._take_reports(reports.feed(chunks[1]), completed)
     assert completed.inner_pid == 3
-    nsexec._take_reports([b'not json\n{"exit": 4}\n{"note": "n"}\n{"error": "exec", "errno": 2}'], completed, final=True)
+    last = Reports()
+    nsexec._take_reports(last.feed(b'not json\n{"exit": 4}\n{"note": "n"}\n{"error": "exec", "errno": 2}')
+                         + last.close(), completed)
     assert (completed.rc, completed.notes, completed.error) == (4, ['n'], {'error': 'exec', 'errno': 2})
 
 

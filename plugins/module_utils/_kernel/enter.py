@@ -1,0 +1,303 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsops.namespaces contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE: this module_utils file is not part of the collection's public API and may
+# change without notice.
+"""Entering namespaces: the target's namespace fds, setns(2) in nsenter's order, and a
+function run in a child that entered them.
+
+The module process only opens file descriptors; it never switches namespaces itself.
+A target process is pinned by a directory fd of ``/proc/PID``: every namespace is
+opened relative to it, so a reused PID cannot slip in between the lookup and the exec.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import time
+
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
+    NS_TYPES,
+    ProcParseError,
+    own_namespaces,
+    process_alive,
+    read_stat_at,
+)
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import (
+    close_quietly,
+    get_nstype,
+    libc,
+    open_ns,
+    set_parent_death_signal,
+    setns,
+)
+
+# nsenter(1)'s order. The user namespace is entered in the second pass (see enter_namespaces).
+ENTER_ORDER = ('cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time')
+
+
+class EnterError(Exception):
+    """Opening or entering the namespaces failed; the message names the fix. ``step``
+    says where (lookup, open, setns, ...)."""
+
+    def __init__(self, msg, step=None):
+        super(EnterError, self).__init__(msg)
+        self.step = step
+
+
+class TargetGone(EnterError):
+    """The target process exited between the lookup and the exec."""
+
+
+# ---------------------------------------------------------------------------- in a child
+
+def enter_namespaces(entries):
+    """setns() into each ``(type, fd)``, in nsenter's two passes.
+
+    Pass one joins every type but user, skipping failures: as root of our own user
+    namespace we hold the capabilities setns needs over the target's other namespaces
+    only until we join its user namespace. Pass two joins the user namespace, then
+    retries what failed (a namespace owned by the target's user namespace may need us
+    to be in it first when we start unprivileged).
+    """
+    by_type = dict(entries)
+    failed = []
+    for nstype in ENTER_ORDER:
+        if nstype in by_type:
+            try:
+                setns(by_type[nstype], nstype)
+            except OSError:
+                failed.append(nstype)
+    if 'user' in by_type:
+        _setns_or_raise(by_type['user'], 'user')
+    for nstype in failed:
+        _setns_or_raise(by_type[nstype], nstype)
+
+
+def _setns_or_raise(fd, nstype):
+    try:
+        setns(fd, nstype)
+    except OSError as exc:
+        raise EnterError('setns into the %s namespace failed: %s%s' % (
+            nstype, os.strerror(exc.errno),
+            '; the module needs CAP_SYS_ADMIN (run it as root, become: true)' if exc.errno == errno.EPERM else ''),
+            step='setns')
+
+
+def die_with_parent(parent_pid):  # pragma: no cover - runs in the child
+    """A killed module must not leave the command running.
+
+    A parent that died before the prctl would never send the signal: check for that.
+    getppid() is 0 for a parent outside our PID namespace (the entering child, seen from
+    the command); after a reparenting it names the reaper instead.
+    """
+    set_parent_death_signal()
+    if os.getppid() not in (parent_pid, 0):
+        os._exit(1)
+
+
+def become_namespace_root():  # pragma: no cover - runs in the child
+    """In a joined user namespace, act as its root (nsenter's default); a note when UID
+    or GID 0 is not mapped there.
+
+    Our host credentials stay as they are after setns: unmapped in the namespace, they
+    show as the overflow user and can create no files. UID/GID 0 of the namespace are the
+    container's root; supplementary groups are dropped where the namespace allows it.
+    """
+    try:
+        os.setgroups([])
+    except OSError:
+        pass  # /proc/PID/setgroups is "deny" in that namespace
+    try:
+        os.setgid(0)
+        os.setuid(0)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        return ('UID or GID 0 is not mapped in the target\'s user namespace: the command keeps '
+                'the module\'s credentials, which the namespace shows as the overflow user')
+    return None
+
+
+def call_in_namespaces(entries, function, timeout=30.0):
+    """Run ``function()`` (returning bytes) in a forked child that entered ``entries``.
+
+    For reading files that show the reader's namespace (``/proc/self/net/*``) of a
+    namespace no process is in. The module process stays where it is.
+    """
+    libc()  # load it once here, not in every child
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = child.fork_child(_answer_in_namespaces, read_fd, write_fd, entries, function)
+    except BaseException:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
+    os.close(write_fd)
+    try:
+        data = child.read_all(read_fd, time.monotonic() + timeout)
+    except child.ChildTimeout:
+        raise EnterError('the child reading inside the namespace did not finish within %d seconds' % timeout)
+    finally:
+        os.close(read_fd)
+        child.kill_and_reap(pid)
+    if data[:1] != b'1':
+        raise EnterError(data[1:].decode('utf-8', 'replace') or 'the child exited without an answer')
+    return data[1:]
+
+
+def _answer_in_namespaces(read_fd, write_fd, entries, function):  # pragma: no cover - runs in the child
+    os.close(read_fd)
+    try:
+        enter_namespaces(entries)
+        child.write_all(write_fd, b'1' + function())
+        return 0
+    except BaseException as exc:  # pylint: disable=broad-except
+        try:
+            child.write_all(write_fd, b'0' + str(exc).encode('utf-8', 'replace'))
+        except OSError:
+            pass
+        return 1
+
+
+# ---------------------------------------------------------------------------- targets
+
+class Target:
+    """Open namespace fds of what to enter, plus a handle on the target process."""
+
+    def __init__(self):
+        self.pid = None          # PID of the target below the proc root (None for files)
+        self.proc_fd = None      # directory fd of /proc/PID: pins that very process
+        self.root_fd = None      # /proc/PID/root
+        self.entries = []        # (type, fd) to enter
+        self.inodes = {}         # type -> inode of every entered namespace
+        self.shared = []         # types asked for (or considered) that are already ours
+        self.files = {}          # type -> path (namespace file targets)
+
+    @property
+    def types(self):
+        return [entry[0] for entry in self.entries]
+
+    def alive(self):
+        """False once a process target has exited (file targets always live)."""
+        return self.proc_fd is None or process_alive(self.proc_fd)
+
+    def close(self):
+        for entry in self.entries:
+            close_quietly(entry[1])
+        self.entries = []
+        close_quietly(self.proc_fd)
+        close_quietly(self.root_fd)
+        self.proc_fd = self.root_fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_process_target(root, pid, types=None, starttime=None):
+    """Open the namespaces ``types`` (None: all that differ from ours) of PID below ``root``.
+
+    ``starttime`` (from the lookup) makes sure the PID still names the process that was
+    looked up. Raises TargetGone when it exited.
+    """
+    target = Target()
+    target.pid = pid
+    try:
+        try:
+            target.proc_fd = os.open(root.pid_path(pid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ESRCH):
+                raise TargetGone('no process with PID %d on this host (it may have exited); check it with '
+                                 '`ps -p %d`' % (pid, pid), step='lookup')
+            raise EnterError('cannot open %s: %s' % (root.pid_path(pid), os.strerror(exc.errno)), step='lookup')
+        if starttime is not None and _starttime(target.proc_fd) != starttime:
+            raise TargetGone('the target process %d exited after it was looked up (the PID now names another '
+                             'process or none)' % pid, step='lookup')
+        own = own_namespaces()
+        for nstype in (types if types is not None else NS_TYPES):
+            try:
+                fd = os.open('ns/' + nstype, os.O_RDONLY | os.O_CLOEXEC, dir_fd=target.proc_fd)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and nstype == 'time' and types is None:
+                    continue  # kernel before 5.6
+                if not process_alive(target.proc_fd):
+                    raise TargetGone('the target process %d exited before its namespaces could be opened' % pid,
+                                     step='open')
+                raise EnterError('cannot open the %s namespace of PID %d: %s%s' % (
+                    nstype, pid, os.strerror(exc.errno),
+                    '; run the module as root (CAP_SYS_PTRACE)' if exc.errno in (errno.EACCES, errno.EPERM) else ''),
+                    step='open')
+            _add_entry(target, own, nstype, fd)
+        try:
+            target.root_fd = os.open('root', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=target.proc_fd)
+        except OSError:
+            target.root_fd = None  # checked when root is asked for
+        if not process_alive(target.proc_fd):
+            raise TargetGone('the target process %d exited while its namespaces were being opened' % pid, step='open')
+    except BaseException:
+        target.close()
+        raise
+    return target
+
+
+def _starttime(proc_fd):
+    try:
+        return read_stat_at(proc_fd).starttime
+    except (OSError, ProcParseError):
+        return None
+
+
+def open_file_target(paths, types=None):
+    """Open namespace files (nsfs bind mounts such as /run/netns/NAME, or /proc/PID/ns/TYPE)."""
+    target = Target()
+    own = own_namespaces()
+    try:
+        for path in paths:
+            try:
+                fd = open_ns(path)
+            except OSError as exc:
+                raise EnterError('cannot open namespace file %s: %s' % (path, os.strerror(exc.errno)), step='open')
+            nstype = get_nstype(fd)
+            if nstype is None:
+                close_quietly(fd)
+                raise EnterError('%s is not a namespace file: give a bind-mounted namespace such as '
+                                 '/run/netns/NAME (ip netns add) or a /proc/PID/ns/TYPE link' % path, step='open')
+            if nstype in target.files:
+                close_quietly(fd)
+                raise EnterError('%s and %s are both %s namespaces: give at most one file per type'
+                                 % (target.files[nstype], path, nstype), step='open')
+            target.files[nstype] = path
+            if types is not None and nstype not in types:
+                close_quietly(fd)
+                raise EnterError('%s is a %s namespace but namespaces is [%s]: add %s to namespaces or drop '
+                                 'the file' % (path, nstype, ', '.join(types), nstype), step='open')
+            _add_entry(target, own, nstype, fd)
+        if types is not None:
+            missing = [t for t in types if t not in target.files]
+            if missing:
+                raise EnterError('namespaces asks for %s but no file in namespace_files is of that type'
+                                 % ', '.join(missing), step='open')
+    except BaseException:
+        target.close()
+        raise
+    return target
+
+
+def _add_entry(target, own, nstype, fd):
+    """Keep ``fd`` to enter, unless it is a namespace the module is in already (shared)."""
+    st = os.fstat(fd)
+    if own.get(nstype) == (st.st_dev, st.st_ino):
+        close_quietly(fd)
+        target.shared.append(nstype)
+        return
+    target.entries.append((nstype, fd))
+    target.inodes[nstype] = st.st_ino

@@ -8,10 +8,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from ansible.module_utils import _internal as ansible_internal
 from ansible.module_utils.common import warnings as ansible_warnings
+from ansible.module_utils.testing import patch_module_args
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +28,20 @@ def module_side(monkeypatch):
     monkeypatch.setattr(ansible_internal, 'is_controller', False)
     monkeypatch.setattr(ansible_warnings, '_global_warnings', {})
     monkeypatch.setattr(ansible_warnings, '_global_deprecations', {}, raising=False)
+
+
+@pytest.fixture
+def run_module(capsys):
+    """``run(module, **args)`` runs ``module.main()`` with ``args`` and returns (exit code, parsed JSON result).
+
+    Ansible's own flags are module args as Ansible sends them, e.g. ``_ansible_check_mode=True``.
+    """
+
+    def run(module, **args):
+        with patch_module_args(args):
+            # exit_json and fail_json end the module with SystemExit after printing the result.
+            with pytest.raises(SystemExit) as exited:
+                module.main()
+        return exited.value.code, json.loads(capsys.readouterr().out)
+
+    return run

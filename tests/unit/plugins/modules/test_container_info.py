@@ -7,12 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 
 import pytest
-
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nsops.namespaces.plugins.modules import container_info
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.cgroups.fixture_tree import build_host
@@ -20,21 +17,13 @@ from ansible_collections.nsops.namespaces.tests.unit.fixtures.cgroups.fixture_tr
 POD1 = '6d0e25a4-436e-4569-9bae-17785b801a26'
 
 
-def run_module(capsys, **args):
-    """Run the module's main() and return (exit code, parsed JSON result)."""
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            container_info.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
-
-
 @pytest.fixture
 def host(tmp_path):
     return build_host(tmp_path, 'hybrid', ['kubernetes-systemd-containerd', 'docker-cgroupfs', 'lxc'])
 
 
-def test_lists_every_container_without_selectors(capsys, host):
-    code, result = run_module(capsys, proc_root=host.proc_root)
+def test_lists_every_container_without_selectors(run_module, host):
+    code, result = run_module(container_info, proc_root=host.proc_root)
     assert code == 0
     assert result['changed'] is False
     assert sorted((c['runtime'], c['id'] or c['name']) for c in result['containers']) == sorted(
@@ -42,23 +31,23 @@ def test_lists_every_container_without_selectors(capsys, host):
     assert 'duration' in result and result['cgroup_namespace']['initial'] is True
 
 
-def test_check_mode_reports_the_same_and_changes_nothing(capsys, host):
-    code, result = run_module(capsys, proc_root=host.proc_root, pod_uid=POD1, _ansible_check_mode=True)
+def test_check_mode_reports_the_same_and_changes_nothing(run_module, host):
+    code, result = run_module(container_info, proc_root=host.proc_root, pod_uid=POD1, _ansible_check_mode=True)
     assert code == 0 and result['changed'] is False
     assert len(result['containers']) == 2
 
 
-def test_id_prefix_selects_one(capsys, host):
+def test_id_prefix_selects_one(run_module, host):
     wanted = host.containers[0]['expect']['id']
-    code, result = run_module(capsys, proc_root=host.proc_root, id=wanted[:8])
+    code, result = run_module(container_info, proc_root=host.proc_root, id=wanted[:8])
     assert code == 0
     (record,) = result['containers']
     assert record['id'] == wanted and record['pod_uid'] == POD1 and record['verified'] is True
 
 
-def test_pid_namespace_translation_returns_host_pid(capsys, host):
+def test_pid_namespace_translation_returns_host_pid(run_module, host):
     app = host.containers[1]
-    code, result = run_module(capsys, proc_root=host.proc_root, pid=8, pid_namespace_of=app['expect']['id'][:12])
+    code, result = run_module(container_info, proc_root=host.proc_root, pid=8, pid_namespace_of=app['expect']['id'][:12])
     assert code == 0 and result['host_pid'] == 1412
 
 
@@ -74,33 +63,33 @@ def test_pid_namespace_translation_returns_host_pid(capsys, host):
     ({'runtime': 'lxc', 'id': 'abc'}, 'select them with name'),
     ({'pid': 999999}, 'no process with PID 999999'),
 ])
-def test_bad_input_fails_with_a_message_not_a_traceback(capsys, host, args, message):
-    code, result = run_module(capsys, proc_root=host.proc_root, **args)
+def test_bad_input_fails_with_a_message_not_a_traceback(run_module, host, args, message):
+    code, result = run_module(container_info, proc_root=host.proc_root, **args)
     assert code == 1
     assert result['failed'] is True
     assert message in result['msg']
     assert 'Traceback' not in result['msg'] and 'exception' not in result
 
 
-def test_ambiguous_prefix_fails_listing_candidates(capsys, tmp_path):
+def test_ambiguous_prefix_fails_listing_candidates(run_module, tmp_path):
     host = build_host(tmp_path, 'v2', ['docker-cgroupfs', 'kubernetes-cgroupfs'])
     same = host.containers[0]['expect']['id']
-    code, result = run_module(capsys, proc_root=host.proc_root, id=same[:4])
+    code, result = run_module(container_info, proc_root=host.proc_root, id=same[:4])
     assert code == 1
     assert 'matches 2 containers' in result['msg']
     assert result['candidates'] == [same, same]
 
 
-def test_proc_root_that_is_no_proc_fails_clearly(capsys, tmp_path):
-    code, result = run_module(capsys, proc_root=str(tmp_path))
+def test_proc_root_that_is_no_proc_fails_clearly(run_module, tmp_path):
+    code, result = run_module(container_info, proc_root=str(tmp_path))
     assert code == 1
     assert 'is not a proc file system' in result['msg']
 
 
-def test_the_module_does_not_list_proc(capsys, host, monkeypatch):
+def test_the_module_does_not_list_proc(run_module, host, monkeypatch):
     listed = []
     real_listdir = os.listdir
     monkeypatch.setattr(os, 'listdir', lambda path: listed.append(str(path)) or real_listdir(path))
-    code, result = run_module(capsys, proc_root=host.proc_root, id=host.containers[0]['expect']['id'])
+    code, result = run_module(container_info, proc_root=host.proc_root, id=host.containers[0]['expect']['id'])
     assert code == 0 and len(result['containers']) == 1
     assert host.proc_root not in listed

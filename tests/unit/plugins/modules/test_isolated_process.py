@@ -12,20 +12,8 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge
 from ansible_collections.nsops.namespaces.plugins.modules import isolated_process
-
-
-def run_module(args, capsys, **flags):
-    args = dict(args)
-    for key, value in flags.items():
-        args['_ansible_' + key] = value
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            isolated_process.main()
-    return json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -38,26 +26,26 @@ def run_module(args, capsys, **flags):
      'parameters are mutually exclusive: map_root_user|uid_map'),
     ({'name': 'web', 'state': 'gone'}, 'value of state must be one of'),
 ])
-def test_argument_errors(args, message, capsys):
-    result = run_module(args, capsys)
+def test_argument_errors(args, message, run_module):
+    dummy, result = run_module(isolated_process, **args)
     assert result['failed'] is True
     assert message in result['msg']
 
 
-def test_isolation_errors_become_fail_json(capsys, monkeypatch):
+def test_isolation_errors_become_fail_json(run_module, monkeypatch):
     monkeypatch.setattr(converge, 'own_cap_eff', lambda: 0)
-    result = run_module({'name': 'web', 'command': ['true']}, capsys)
+    dummy, result = run_module(isolated_process, name='web', command=['true'])
     assert result['failed'] is True
     assert 'needs CAP_SYS_ADMIN' in result['msg'] and 'become: true' in result['msg']
 
 
-def test_hostname_without_uts(capsys, monkeypatch):
+def test_hostname_without_uts(run_module, monkeypatch):
     monkeypatch.setattr(converge, 'own_cap_eff', lambda: 1 << 21)
-    result = run_module({'name': 'web', 'command': ['true'], 'hostname': 'box', 'namespaces': ['pid']}, capsys)
+    dummy, result = run_module(isolated_process, name='web', command=['true'], hostname='box', namespaces=['pid'])
     assert result['msg'].startswith('hostname needs a new uts namespace: add uts to namespaces')
 
 
-def test_result_and_diff_plumbing(capsys, monkeypatch):
+def test_result_and_diff_plumbing(run_module, monkeypatch):
     seen = {}
 
     def fake_converge(params, check_mode=False):
@@ -68,12 +56,12 @@ def test_result_and_diff_plumbing(capsys, monkeypatch):
                 'warnings': ['careful']}
 
     monkeypatch.setattr(isolated_process, 'converge', fake_converge)
-    result = run_module({'name': 'web', 'command': ['sleep', '1']}, capsys, check_mode=True)
+    dummy, result = run_module(isolated_process, name='web', command=['sleep', '1'], _ansible_check_mode=True)
     assert seen['check_mode'] is True
     assert seen['params']['namespaces'] == ['pid', 'mnt', 'uts', 'ipc', 'net']
     assert seen['params']['stop_timeout'] == 10
     assert 'diff' not in result
     assert 'careful' in json.dumps(result['warnings'])  # 2.19 wraps warnings in event objects
     assert result['pid'] == 7
-    result = run_module({'name': 'web', 'command': ['sleep', '1']}, capsys, diff=True)
+    dummy, result = run_module(isolated_process, name='web', command=['sleep', '1'], _ansible_diff=True)
     assert result['diff'] == {'before': {'state': 'absent'}, 'after': {'state': 'present'}}

@@ -14,8 +14,6 @@ import pathlib
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.nsops.namespaces.plugins.modules import namespace_facts
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
     C_NET, INIT, assert_valid, container_host, ns_ref, scratch_dir,
@@ -26,16 +24,6 @@ from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
 def proc_root():
     with scratch_dir() as path:
         yield str(container_host(pathlib.Path(path) / 'proc'))
-
-
-def run_module(capsys, args):
-    """Run main() with ``args``; returns (exit code, parsed JSON result)."""
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            namespace_facts.main()
-    out = capsys.readouterr().out
-    result = json.loads(out)
-    return info.value.code, result
 
 
 def warning_texts(result):
@@ -53,8 +41,8 @@ def without_duration(facts):
 
 class TestSuccess:
 
-    def test_default_run_on_fixture(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root})
+    def test_default_run_on_fixture(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root)
         assert 'failed' not in result, result.get('msg')
         assert code == 0
         assert result['changed'] is False
@@ -68,50 +56,50 @@ class TestSuccess:
         # the discovery warnings are module warnings too
         assert any('not a mounted procfs' in w and proc_root in w for w in warning_texts(result))
 
-    def test_check_mode_is_identical(self, capsys, proc_root):
-        dummy, normal = run_module(capsys, {'proc_root': proc_root})
-        code, checked = run_module(capsys, {'proc_root': proc_root, '_ansible_check_mode': True})
+    def test_check_mode_is_identical(self, run_module, proc_root):
+        dummy, normal = run_module(namespace_facts, proc_root=proc_root)
+        code, checked = run_module(namespace_facts, proc_root=proc_root, _ansible_check_mode=True)
         assert code == 0
         assert checked['changed'] is False
         assert without_duration(checked['ansible_facts']['namespaces']) == without_duration(normal['ansible_facts']['namespaces'])
 
-    def test_process_table(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'processes': True})
+    def test_process_table(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, processes=True)
         assert code == 0
         facts = result['ansible_facts']['namespaces']
         assert_valid(facts)
         assert [p['pid'] for p in facts['processes']] == [1, 2, 100, 200, 250, 260, 400, 500, 600]
 
-    def test_pids_turn_on_the_table(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'pids': [200, '250']})
+    def test_pids_turn_on_the_table(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, pids=[200, '250'])
         assert code == 0
         facts = result['ansible_facts']['namespaces']
         assert [p['pid'] for p in facts['processes']] == [200, 250]
         assert facts['processes'][0]['nspid'] == [200, 1]
 
-    def test_sources_option(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'sources': ['fds']})
+    def test_sources_option(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, sources=['fds'])
         assert code == 0
         assert result['ansible_facts']['namespaces']['discovery']['sources'] == ['processes', 'fds']
 
-    def test_empty_sources(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'sources': []})
+    def test_empty_sources(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, sources=[])
         assert code == 0
         assert result['ansible_facts']['namespaces']['discovery']['sources'] == ['processes']
 
-    def test_invalid_utf8_in_proc_files(self, capsys):
+    def test_invalid_utf8_in_proc_files(self, run_module):
         with scratch_dir() as path:
             tree = container_host(pathlib.Path(path) / 'proc')
             tree.add_process(700, comm='odd', ppid=1, starttime=3, ns={'uts': 4026539500},
                              cmdline=b'\xff\xfe\x00--flag\x00')
-            code, result = run_module(capsys, {'proc_root': tree.path})
+            code, result = run_module(namespace_facts, proc_root=tree.path)
         assert code == 0
         record = result['ansible_facts']['namespaces']['namespaces'][ns_ref('uts', 4026539500)]
         assert record['command'].endswith(' --flag')
 
     @pytest.mark.skipif(not os.path.exists('/proc/self/ns/net'), reason='needs Linux /proc')
-    def test_real_proc(self, capsys):
-        code, result = run_module(capsys, {})
+    def test_real_proc(self, run_module):
+        code, result = run_module(namespace_facts)
         assert code == 0
         facts = result['ansible_facts']['namespaces']
         assert_valid(facts)
@@ -122,48 +110,48 @@ class TestSuccess:
 
 class TestFailures:
 
-    def test_wrong_element_type(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'pids': ['x']})
+    def test_wrong_element_type(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, pids=['x'])
         assert code == 1
         assert result['failed'] is True
         assert 'pids' in result['msg'] and 'int' in result['msg']
         assert 'ansible_facts' not in result
 
-    def test_wrong_type(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'processes': 'maybe'})
+    def test_wrong_type(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, processes='maybe')
         assert code == 1
         assert result['failed'] is True
         assert 'processes' in result['msg']
 
-    def test_unknown_option(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'bogus': 1})
+    def test_unknown_option(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, bogus=1)
         assert code == 1
         assert result['failed'] is True
         assert 'Unsupported parameters' in result['msg'] and 'bogus' in result['msg']
 
-    def test_bad_source_choice(self, capsys, proc_root):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'sources': ['tasks', 'nope']})
+    def test_bad_source_choice(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root, sources=['tasks', 'nope'])
         assert code == 1
         assert 'sources' in result['msg'] and 'nope' in result['msg']
 
-    def test_proc_root_not_procfs(self, capsys):
+    def test_proc_root_not_procfs(self, run_module):
         with scratch_dir() as path:
-            code, result = run_module(capsys, {'proc_root': path})
+            code, result = run_module(namespace_facts, proc_root=path)
         assert code == 1
         assert result['failed'] is True
         assert path in result['msg']
         assert 'not a procfs' in result['msg']
 
-    def test_proc_root_missing(self, capsys):
+    def test_proc_root_missing(self, run_module):
         with scratch_dir() as path:
             missing = os.path.join(path, 'host', 'proc')
-            code, result = run_module(capsys, {'proc_root': missing})
+            code, result = run_module(namespace_facts, proc_root=missing)
         assert code == 1
         assert missing in result['msg']
 
     @pytest.mark.parametrize('pids, shown', [([0], '0'), ([5, -3], '-3'), ([0, -1], '0, -1')])
-    def test_non_positive_pids(self, capsys, proc_root, pids, shown):
-        code, result = run_module(capsys, {'proc_root': proc_root, 'pids': pids})
+    def test_non_positive_pids(self, run_module, proc_root, pids, shown):
+        code, result = run_module(namespace_facts, proc_root=proc_root, pids=pids)
         assert code == 1
         assert result['failed'] is True
         assert 'pids must be positive' in result['msg']

@@ -8,13 +8,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import sys
 
 import pytest
-
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nsops.namespaces.plugins.modules import socket_info
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.cgroups.fixture_tree import build_host
@@ -22,13 +19,6 @@ from ansible_collections.nsops.namespaces.tests.unit.fixtures.cgroups.fixture_tr
 TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
 # 0.0.0.0:8080 LISTEN inode 900001 (little-endian text)
 LISTEN_8080 = '   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 900001 1 0 100 0 0 10 0\n'
-
-
-def run_module(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            socket_info.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
 
 
 @pytest.fixture
@@ -46,9 +36,9 @@ def host(tmp_path):
     return fixture
 
 
-def test_listening_socket_of_a_container(capsys, host):
+def test_listening_socket_of_a_container(run_module, host):
     container = host.containers[0]['expect']['id']
-    code, result = run_module(capsys, proc_root=host.proc_root, container_id=container[:10], state=['listen'])
+    code, result = run_module(socket_info, proc_root=host.proc_root, container_id=container[:10], state=['listen'])
     assert code == 0 and result['changed'] is False
     (row,) = result['sockets']
     assert (row['protocol'], row['local_port'], row['container']) == ('tcp', 8080, container)
@@ -56,8 +46,8 @@ def test_listening_socket_of_a_container(capsys, host):
     assert [ns['container'] for ns in result['namespaces']] == [container]
 
 
-def test_check_mode_is_the_same(capsys, host):
-    code, result = run_module(capsys, proc_root=host.proc_root, port=[8080], _ansible_check_mode=True)
+def test_check_mode_is_the_same(run_module, host):
+    code, result = run_module(socket_info, proc_root=host.proc_root, port=[8080], _ansible_check_mode=True)
     assert code == 0 and result['changed'] is False and [r['local_port'] for r in result['sockets']] == [8080]
 
 
@@ -72,8 +62,8 @@ def test_check_mode_is_the_same(capsys, host):
     ({'pid': 4194304}, 'no process with PID 4194304 on this host'),
     ({'proc_root': '/etc'}, '/etc is not a procfs'),
 ])
-def test_bad_input_fails_with_a_message_not_a_traceback(capsys, host, args, message):
+def test_bad_input_fails_with_a_message_not_a_traceback(run_module, host, args, message):
     args.setdefault('proc_root', host.proc_root)
-    code, result = run_module(capsys, **args)
+    code, result = run_module(socket_info, **args)
     assert code == 1 and result['failed'] is True
     assert message in result['msg']

@@ -2,7 +2,10 @@
 # Copyright (c) nsops.namespaces contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The /proc parsers and readers of module_utils/procfs.py."""
+"""The /proc parsers and readers of module_utils/procfs.py, on fixture trees.
+
+On real processes: tests/functional/test_procfs_live.py.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +14,6 @@ __metaclass__ = type
 import errno
 import os
 import pathlib
-import time
 
 import pytest
 
@@ -560,46 +562,6 @@ class TestReaders:
         tree = ProcTree(proc_dir)
         tree.add_process(5, fds={0: '/dev/null', 3: 'net:[42]', 4: 'socket:[1]'})
         assert procfs.read_fd_links(ProcRoot(tree.path), 5, ('net:[',)) == {3: 'net:[42]'}
-
-    @pytest.mark.parametrize('with_gap', [False, True])
-    def test_read_fd_links_of_real_processes(self, with_gap, monkeypatch):
-        # fds 0..2 only: read without listing (Linux 6.2+); plus one fd >= 100: a gap, listed.
-        import fcntl
-        import subprocess
-        keep = os.open('/dev/null', os.O_RDONLY)
-        extra = fcntl.fcntl(keep, fcntl.F_DUPFD, 100) if with_gap else None
-        try:
-            child = subprocess.Popen(['sleep', '60'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=(extra,) if with_gap else ())
-        finally:
-            os.close(keep)
-            if extra is not None:
-                os.close(extra)
-        try:
-            expected = {0: '/dev/null', 1: '/dev/null', 2: '/dev/null'}
-            if with_gap:
-                expected[extra] = '/dev/null'
-            # Until sleep has run (exec, then locale files opened and closed) its fds change:
-            # wait for sleep itself, asleep, with only our fds, seen twice in a row.
-            deadline = time.monotonic() + 10
-            stable = 0
-            while stable < 2:
-                assert time.monotonic() < deadline, os.listdir('/proc/%d/fd' % child.pid)
-                time.sleep(0.02)
-                settled = (procfs.read_stat(ProcRoot('/proc'), child.pid).comm == 'sleep'
-                           and procfs.read_stat(ProcRoot('/proc'), child.pid).state == 'S'
-                           and sorted(int(n) for n in os.listdir('/proc/%d/fd' % child.pid)) == sorted(expected))
-                stable = stable + 1 if settled else 0
-            if not with_gap and os.stat('/proc/self/fd').st_size > 0:  # the kernel reports fd counts
-
-                def no_listing(path):
-                    raise AssertionError('listed %s although fds 0..2 are all there is' % path)
-
-                monkeypatch.setattr(os, 'listdir', no_listing)
-            assert procfs.read_fd_links(ProcRoot('/proc'), child.pid) == expected
-        finally:
-            child.kill()
-            child.wait()
 
     def test_read_boot_id(self, proc_dir):
         tree = basic_host(proc_dir)

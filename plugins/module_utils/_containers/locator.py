@@ -52,7 +52,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     ProcRoot,
     classify,
     initial_reference_pid,
-    parse_ns_ref,
+    read_ns_inode,
     read_cgroup,
     read_cmdline,
     read_ns_links,
@@ -279,7 +279,7 @@ class ContainerLocator:
         """Are cgroup paths absolute? If not and allowed, join the initial cgroup namespace."""
         info = {'initial': None, 'inode': None, 'initial_inode': None, 'joined_initial': False}
         try:
-            info['inode'] = parse_ns_ref(os.readlink(self.root.pid_path('self', 'ns', 'cgroup')))[1]
+            info['inode'] = read_ns_inode(self.root, 'self', 'cgroup')
         except (OSError, ProcParseError):
             self.notes.append('cannot read the cgroup namespace of the module process: cgroup paths are '
                               'as the module sees them')
@@ -287,8 +287,7 @@ class ContainerLocator:
         reference = initial_reference_pid(self.root)
         if reference is not None:
             try:
-                info['initial_inode'] = parse_ns_ref(os.readlink(
-                    self.root.pid_path(reference, 'ns', 'cgroup')))[1]
+                info['initial_inode'] = read_ns_inode(self.root, reference, 'cgroup')
             except (OSError, ProcParseError):
                 info['initial_inode'] = None
         if info['initial_inode'] is None:

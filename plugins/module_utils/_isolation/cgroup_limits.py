@@ -27,8 +27,8 @@ import os
 import re
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import read_hierarchies
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcRoot
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import read_hierarchies, read_procs
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcParseError, ProcRoot
 
 MANAGED_CONTROLLERS = ('memory', 'pids', 'cpu')
 
@@ -231,7 +231,10 @@ def membership_drift(placement, pid):
 
 
 def _holds(directory, pid):
-    return str(pid) in _read_words(os.path.join(directory, 'cgroup.procs'))
+    try:
+        return pid in read_procs(directory)
+    except (OSError, ProcParseError):
+        return False
 
 
 def repair(placement, pid, limits, directories):

@@ -46,9 +46,9 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     NS_TYPES,
     ProcParseError,
     ProcRoot,
+    is_mount_point,
     own_cap_eff,
     read_boot_id,
-    read_mountinfo,
     read_ns_links,
     read_stat,
     read_status,
@@ -519,7 +519,7 @@ class StateStore:
         with self._ns_lock():
             if not os.path.isdir(self.ns_root):
                 os.mkdir(self.ns_root, 0o700)
-            if not _is_mount_point(self.ns_root):
+            if not is_mount_point(self.ns_root):
                 syscalls.bind_mount(self.ns_root, self.ns_root)
             syscalls.make_private(self.ns_root)
             directory = os.path.join(self.ns_root, name)
@@ -582,11 +582,6 @@ def _same_file(fd, path):
         return os.path.samestat(os.fstat(fd), os.stat(path))
     except OSError:
         return False
-
-
-def _is_mount_point(path):
-    real = os.path.realpath(path)
-    return any(mount.mount_point == real for mount in read_mountinfo(ProcRoot(), 'self', errors=[]))
 
 
 def _unlink_quietly(path):

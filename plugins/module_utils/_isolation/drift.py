@@ -20,6 +20,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import cgroup_limits
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import is_mount_point
 
 
 class Drift:
@@ -73,7 +74,7 @@ def find(record):
 def _mounted(path, inode):
     """True when ``path`` is the nsfs bind mount of namespace ``inode``."""
     try:
-        return inode is not None and os.stat(path).st_ino == inode and os.path.ismount(path)
+        return inode is not None and os.stat(path).st_ino == inode and is_mount_point(path)
     except OSError:
         return False
 

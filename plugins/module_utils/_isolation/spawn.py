@@ -33,6 +33,7 @@ import os
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 
 # How long the parent waits for the workload to exec before giving up on it.
@@ -133,7 +134,6 @@ def _await_workload(plan, setup_pid, report_r, go_w):
 
 
 def _write_id_maps(plan, setup_pid):
-    base = '/proc/%d/' % setup_pid
     steps = []
     if plan.uid_map is not None:
         steps.append(('uid_map', plan.uid_map))
@@ -143,8 +143,7 @@ def _write_id_maps(plan, setup_pid):
         steps.append(('gid_map', plan.gid_map))
     for name, text in steps:
         try:
-            with open(base + name, 'w') as handle:
-                handle.write(text)
+            procfs.write_proc_file(setup_pid, name, text)
         except OSError as exc:
             raise SpawnError('user namespace', 'writing %s "%s" failed: %s (ranges must not overlap and each '
                                                'line is "inside outside count")'
@@ -176,8 +175,7 @@ def _setup_child(plan, parent_ends, report_w, go_r, log_fd, null_fd):  # pragma:
                 return 1  # the parent gave up
         if plan.time_offsets:
             step = 'time namespace offsets'
-            with open('/proc/self/timens_offsets', 'w') as handle:
-                handle.write(plan.time_offsets)
+            procfs.write_proc_file('self', 'timens_offsets', plan.time_offsets)
         step = 'fork'
         exec_r, exec_w = os.pipe()  # CLOEXEC: EOF once the workload exec'd
         workload_pid = child.fork_child(_workload, plan, (exec_r, report_w), exec_w, log_fd, null_fd)

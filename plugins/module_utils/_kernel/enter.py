@@ -125,13 +125,18 @@ def become_namespace_root():  # pragma: no cover - runs in the child
     return None
 
 
+def load_libc():
+    """Load libc in the parent, once, rather than in every forked child."""
+    libc()
+
+
 def call_in_namespaces(entries, function, timeout=30.0):
     """Run ``function()`` (returning bytes) in a forked child that entered ``entries``.
 
     For reading files that show the reader's namespace (``/proc/self/net/*``) of a
     namespace no process is in. The module process stays where it is.
     """
-    libc()  # load it once here, not in every child
+    load_libc()
     read_fd, write_fd = os.pipe()
     try:
         pid = child.fork_child(_answer_in_namespaces, read_fd, write_fd, entries, function)

@@ -613,6 +613,26 @@ def nsfs_dev():
 
 # ---------------------------------------------------------------------------- misc
 
+def write_proc_file(pid, name, text):
+    """Write ``/proc/PID/NAME`` (uid_map, gid_map, setgroups, timens_offsets) in one
+    write(): the kernel takes these files whole and refuses a second write."""
+    data = text.encode('utf-8')
+    fd = os.open('/proc/%s/%s' % (pid, name), os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        if os.write(fd, data) != len(data):
+            raise OSError(errno.EIO, 'short write to /proc/%s/%s' % (pid, name))
+    finally:
+        os.close(fd)
+
+
+def is_mount_point(path):
+    """True when ``path`` (symlinks resolved) is a mount point in the module's own mount
+    namespace, by its mountinfo: a bind mount of a file counts, unlike os.path.ismount
+    on the same file system."""
+    real = os.path.realpath(path)
+    return any(mount.mount_point == real for mount in read_mountinfo(ProcRoot(), 'self', errors=[]))
+
+
 def read_boot_id(root):
     return _read(os.path.join(root.path, 'sys/kernel/random/boot_id')).strip()
 

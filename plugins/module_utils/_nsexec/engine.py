@@ -56,6 +56,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter imp
     call_in_namespaces,
     die_with_parent,
     enter_namespaces,
+    load_libc,
     open_file_target,
     open_process_target,
 )
@@ -65,7 +66,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     own_namespaces,
     process_alive,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, libc
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly
 
 DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 DEFAULT_TIMEOUT = 60.0
@@ -180,7 +181,7 @@ class Completed:
 def run_command(target, command):
     """Run ``command`` inside ``target``; returns :class:`Completed`, raises NsExecError."""
     started = time.monotonic()
-    libc()  # load it once here, not in every child
+    load_libc()
     child_ends = {}          # given to the children; closed here after the fork
     parent_ends = []         # read ends kept here
     feeder = _StdinFeeder(None, None)

@@ -513,7 +513,7 @@ class OwnerDescriber:
                 status = read_status(self.root, pid)
                 comm = status.name
                 inner = status.nspid[-1] if status.nspid else pid
-                netns = parse_ns_ref(os.readlink(self.root.pid_path(pid, 'ns', 'net')))[1]
+                netns = read_ns_inode(self.root, pid, 'net')
             except (OSError, ProcParseError):
                 pass  # exited since the fd scan; the fd link was still seen
             container = self.container_of_pid.get(pid)
@@ -618,7 +618,7 @@ def _containers(root, query, notes):
 
 def _netns_of_pid(root, pid):
     try:
-        return parse_ns_ref(os.readlink(root.pid_path(pid, 'ns', 'net')))[1]
+        return read_ns_inode(root, pid, 'net')
     except (OSError, ProcParseError) as exc:
         if classify(exc) == VANISHED:
             raise ContainerLookupError('no process with PID %d on this host (it may have exited); check it '

@@ -382,6 +382,17 @@ class TestMountinfo:
         mounts = procfs.read_mountinfo(ProcRoot(tree.path), 1, errors)
         assert len(mounts) == 1 and len(errors) == 1
 
+    def test_short_reads_are_no_end_of_file(self, proc_dir, monkeypatch):
+        # The kernel hands a table out a page of whole records per read(): shorter than
+        # asked for, long before the end.
+        tree = basic_host(proc_dir)
+        lines = ['%d 27 0:21 / /run/netns/n%d rw - nsfs nsfs rw\n' % (100 + n, n) for n in range(300)]
+        tree.write('1/mountinfo', ''.join(lines))
+        real_read = os.read
+        monkeypatch.setattr(os, 'read', lambda fd, size: real_read(fd, min(size, 4000)))
+        mounts = procfs.read_mountinfo(ProcRoot(tree.path), 1)
+        assert [m.mount_point for m in mounts] == ['/run/netns/n%d' % n for n in range(300)]
+
 
 # ---------------------------------------------------------------------------- ns refs
 

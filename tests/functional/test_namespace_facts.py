@@ -75,8 +75,16 @@ def lab():
 
 
 def lsns():
+    """Every namespace lsns -J lists; it nests some under others (kdevtmpfs's mount
+    namespace below the initial one), so the tree is flattened."""
     out = subprocess.run(['lsns', '-J'], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)['namespaces']
+    flat = []
+    pending = list(json.loads(out)['namespaces'])
+    while pending:
+        entry = pending.pop()
+        pending.extend(entry.pop('children', None) or [])
+        flat.append(entry)
+    return flat
 
 
 def lsns_mismatches():

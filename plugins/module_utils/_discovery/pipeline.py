@@ -114,8 +114,7 @@ def pass_plan(state):
         fd_prefixes=(_NS_PREFIXES if want_fds else ()) + (('socket:[',) if want_sockets else ()),
         relations=state.is_procfs,
         bind_mounts='bind_mounts' in state.sources,
-        leader_details=True,
-        live=state.is_procfs)
+        leader_details=True)
 
 
 def scan_processes(state, plan=None):

@@ -39,12 +39,9 @@ class PassPlan:
     """What the pass reads. Plain attributes: it travels to the workers by fork."""
 
     def __init__(self, root, link_names, fd_prefixes=(), relations=False, bind_mounts=False,
-                 leader_details=False, live=False):
+                 leader_details=False):
         self.root = root
         self.link_names = tuple(link_names)
-        # A live procfs of this kernel: kernel threads all share kthreadd's namespaces
-        # (the initial ones, see procfs.initial_reference_pid), read once per worker.
-        self.live = live
         self.leader_details = leader_details    # cmdline and uid of possible leaders
         self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep (none: no fd scan)
         self.relations = relations              # nsfs ioctls (a live procfs only)
@@ -116,17 +113,13 @@ def read_chunk(plan, pids):
     fd_refs = []
     relations = {}
     mountinfo = {}
-    kernel_links = None   # links of the first kernel thread (live procfs only)
     previous = (None, None)  # (links, index) of the last process: siblings come in a row
     for pid in pids:
         try:
             stat = read_stat(root, pid)
-            if stat.kernel_thread and kernel_links is not None:
-                links = kernel_links
-            else:
-                links = read_ns_links(root, pid, names=names, known=known)
-                if stat.kernel_thread and plan.live:
-                    kernel_links = links
+            # Kernel threads too: they need not share kthreadd's namespaces (kdevtmpfs
+            # has a mount namespace of its own).
+            links = read_ns_links(root, pid, names=names, known=known)
         except (OSError, ProcParseError) as exc:
             rows.append((pid, classify(exc)))
             continue

@@ -19,7 +19,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_LINKS, ProcRoot
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
-    BIND_NET, C_MNT, C_NET, FD_NET, INIT, container_host, ns_ref, scratch_dir, stat_text,
+    BIND_NET, C_MNT, C_NET, FD_NET, INIT, ProcTree, container_host, ns_ref, scratch_dir, stat_text,
 )
 
 PIDS = [1, 2, 100, 200, 250, 260, 400, 500, 600]
@@ -30,6 +30,9 @@ def root():
     with scratch_dir() as path:
         tree = container_host(pathlib.Path(path) / 'proc')
         yield ProcRoot(str(tree))
+
+
+KDEVTMPFS_MNT = 4026531860
 
 
 def full_plan(root, **kwargs):
@@ -121,23 +124,18 @@ def make_kernel_thread(root, pid):
     path.write_text(' '.join(fields))
 
 
-def test_kernel_threads_share_the_first_ones_links_on_a_live_procfs(root):
-    # pid 2 (kthreadd) and a second kernel thread whose ns directory cannot be read:
-    # on a live procfs it is not read at all (kernel threads keep the initial namespaces).
-    tree = pathlib.Path(root.path)
-    (tree / '3' / 'task').mkdir(parents=True)
-    (tree / '3' / 'fd').mkdir()
-    (tree / '3' / 'stat').write_text(stat_text(3, 'kworker/0:0', ppid=2, starttime=3))
+def test_every_kernel_thread_has_its_links_read(root):
+    # kdevtmpfs has a mount namespace of its own on every host with devtmpfs: kernel
+    # threads need not share kthreadd's namespaces.
+    tree = ProcTree(pathlib.Path(root.path))
+    tree.add_process(3, comm='kdevtmpfs', ppid=2, starttime=3, cmdline=[], ns={'mnt': KDEVTMPFS_MNT})
     for pid in (2, 3):
         make_kernel_thread(root, pid)
-    live = process_pass.read_chunk(full_plan(root, live=True), [2, 3])
-    rows, link_sets = live[0], live[1]
-    assert rows[1][:5] == (3, 2, 'kworker/0:0', 3, 1)
-    assert link_sets[rows[1][5]] is link_sets[rows[0][5]]
-    assert link_sets[rows[0][5]]['net'] == INIT['net']
-    # A copied tree proves nothing about kernel threads: every link is read.
-    copied = process_pass.read_chunk(full_plan(root), [2, 3])[0]
-    assert copied[1] == (3, procfs.VANISHED)
+    rows, link_sets = process_pass.read_chunk(full_plan(root), [2, 3])[:2]
+    assert rows[1][:5] == (3, 2, 'kdevtmpfs', 3, 1)
+    assert link_sets[rows[0][5]]['mnt'] == INIT['mnt']
+    assert link_sets[rows[1][5]]['mnt'] == KDEVTMPFS_MNT
+    assert link_sets[rows[1][5]]['net'] == INIT['net']
 
 
 def test_vanished_and_unreadable_processes_are_rows_with_a_reason(root):

@@ -241,4 +241,3 @@ def _workload(plan, parent_ends, exec_w, log_fd, null_fd):  # pragma: no cover -
     except BaseException as exc:  # pylint: disable=broad-except
         _fail(exec_w, step, exc)
     return 127
-

@@ -135,11 +135,9 @@ def iter_reports(fd, deadline):
             continue
         chunk = os.read(fd, 65536)
         if not chunk:
-            for report in reports.close():
-                yield report
+            yield from reports.close()
             return
-        for report in reports.feed(chunk):
-            yield report
+        yield from reports.feed(chunk)
 
 
 # ---------------------------------------------------------------------------- reaping
@@ -207,4 +205,3 @@ def close_fds_except(*keep):  # pragma: no cover - runs in the child
     except (OSError, ValueError):
         end = 1 << 20
     os.closerange(start, max(start + 1, end))
-

@@ -48,23 +48,20 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locat
     SelectorError,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import (  # noqa: F401  (the engine's API)
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import (
     EnterError as NsExecError,
-    Target,
     TargetGone,
     become_namespace_root,
-    call_in_namespaces,
     die_with_parent,
     enter_namespaces,
     load_libc,
     open_file_target,
     open_process_target,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (  # noqa: F401
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     NS_TYPES,
     ProcRoot,
     own_namespaces,
-    process_alive,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly
 
@@ -522,5 +519,3 @@ def run_namespace_exec(module):
         module.fail_json(msg='non-zero return code' if completed.signal is None
                          else 'the command was killed by signal %d' % completed.signal, changed=changed, **result)
     module.exit_json(changed=changed, **result)
-
-

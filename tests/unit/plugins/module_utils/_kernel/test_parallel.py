@@ -17,10 +17,10 @@ import pytest
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 
 
-
 def map_chunks(func, items, workers):
     """Every worker's rows, one worker's after the other's."""
     return [row for part in parallel.imap_chunks(func, items, workers) for row in part]
+
 
 def describe(items):
     return [(item, os.getpid(), {'square': item * item, 'name': 'p%d' % item}) for item in items]

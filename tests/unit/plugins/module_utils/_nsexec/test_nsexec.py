@@ -22,9 +22,12 @@ import pytest
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import enter
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.child import Reports
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import (
+    Target, call_in_namespaces, open_file_target, open_process_target,
+)
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import process_alive
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
-    Command, Completed, NsExecError, RequestError, Target, TargetGone, build_command, call_in_namespaces,
-    enter_namespaces, open_file_target, open_process_target, process_alive, run_command,
+    Command, Completed, NsExecError, RequestError, TargetGone, build_command, enter_namespaces, run_command,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES, ProcRoot, read_stat
 

@@ -44,8 +44,8 @@ import shlex
 import signal
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (
-    ContainerLocator,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
     ContainerLookupError,
     Selector,
     SelectorError,

@@ -37,8 +37,8 @@ import sys
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (
-    ContainerLocator,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
     ContainerLookupError,
     Selector,
     SelectorError,

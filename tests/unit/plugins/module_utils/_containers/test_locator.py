@@ -16,11 +16,10 @@ import pytest
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers import cgroups
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers import locator
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (
-    ContainerLocator,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
     ContainerLookupError,
     Selector,
-    SelectorError,
 )
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.cgroups.fixture_tree import (
     HOST_NS,
@@ -371,40 +370,3 @@ def test_join_is_tried_only_on_the_real_proc(tmp_path, monkeypatch):
     monkeypatch.setattr(locator, '_join_cgroup_namespace', lambda path: calls.append(path) or (True, None))
     ContainerLocator(host.proc_root, join_initial_cgroup_namespace=True).locate(Selector())
     assert calls == []
-
-
-# ---------------------------------------------------------------------------- selector validation
-
-@pytest.mark.parametrize('params, message', [
-    ({'id': 'xyz'}, "id 'xyz' is not a container ID"),
-    ({'id': 'abc-123'}, 'only 0-9 and a-f'),
-    ({'id': 'a' * 65}, 'at most 64 characters'),
-    ({'pod_uid': 'not-a-uid'}, "pod_uid 'not-a-uid' is not a Kubernetes pod UID"),
-    ({'pod_uid': '6d0e25a4-436e-4569-9bae-17785b801a2'}, 'expected 8-4-4-4-12 hexadecimal digits'),
-    ({'pid': 0}, 'pid must be a positive integer process ID (1 or more), not 0'),
-    ({'pid': -5}, 'not -5'),
-    ({'pid': 'abc'}, "pid must be a positive integer process ID, not 'abc'"),
-    ({'pid': True}, 'pid must be a positive integer'),
-    ({'pid': 10, 'id': 'abc'}, 'cannot be combined with id'),
-    ({'pid': 10, 'pod_uid': POD1, 'runtime': 'docker'}, 'cannot be combined with pod_uid, runtime'),
-    ({'pid': 1, 'pid_namespace_of': 'abc', 'id': 'abc'}, 'already names the container; remove id'),
-    ({'pid_namespace_of': 'abc'}, 'pid_namespace_of needs pid'),
-    ({'pid': 1, 'pid_namespace_of': ' '}, 'pid_namespace_of is empty'),
-    ({'runtime': 'rkt'}, "runtime 'rkt' is not known"),
-    ({'runtime': 'lxc', 'id': 'abc'}, 'lxc containers have no hexadecimal ID'),
-    ({'runtime': 'docker', 'name': 'web'}, 'docker containers carry no name'),
-    ({'name': 'a/b'}, "name 'a/b' is not a container name"),
-])
-def test_bad_selectors_say_how_to_fix_them(params, message):
-    with pytest.raises(SelectorError) as exc:
-        Selector.from_params(params)
-    assert message in str(exc.value)
-
-
-def test_good_selectors_are_normalised():
-    selector = Selector.from_params({'id': ' ABC ', 'pod_uid': POD1.replace('-', '_'), 'runtime': 'cri'})
-    assert (selector.id, selector.pod_uid, selector.runtime) == ('abc', POD1, 'cri')
-    assert Selector.from_params({'pid': '42'}).pid == 42
-    assert Selector.from_params({}).is_empty()
-    assert Selector.from_params({'pod_uid': '82FD1619E13AB23B06D3AD6C3D29858B'}).pod_uid == (
-        '82fd1619e13ab23b06d3ad6c3d29858b')

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets import engine as sockets
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLookupError, SelectorError
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import ContainerLookupError, SelectorError
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import (
     STATES, TCP_STATES, Query, QueryError, decode_address, empty_tcp_tables, parse_inet_line, parse_sockstat, parse_table,
     parse_unix_line, read_net_tables, scan_fds, socket_info,

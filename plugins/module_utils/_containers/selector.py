@@ -93,9 +93,6 @@ class Selector:
                                 'name only with runtime %s' % (runtime, ', '.join(NAMED_RUNTIMES)))
         return cls(container_id, name, pod_uid, runtime, pid, namespace_of)
 
-    def is_empty(self):
-        return all(getattr(self, slot) is None for slot in self.__slots__)
-
 
 def _clean_id(value):
     if value is None:

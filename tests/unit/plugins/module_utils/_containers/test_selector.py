@@ -45,6 +45,7 @@ def test_good_selectors_are_normalised():
     selector = Selector.from_params({'id': ' ABC ', 'pod_uid': POD1.replace('-', '_'), 'runtime': 'cri'})
     assert (selector.id, selector.pod_uid, selector.runtime) == ('abc', POD1, 'cri')
     assert Selector.from_params({'pid': '42'}).pid == 42
-    assert Selector.from_params({}).is_empty()
+    empty = Selector.from_params({})
+    assert all(getattr(empty, slot) is None for slot in Selector.__slots__)
     assert Selector.from_params({'pod_uid': '82FD1619E13AB23B06D3AD6C3D29858B'}).pod_uid == (
         '82fd1619e13ab23b06d3ad6c3d29858b')

@@ -248,6 +248,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (
     DEFAULT_SOURCES, SOURCES, ProcRootError, discover,
 )
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import SelectorError, check_pids
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
@@ -262,9 +263,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    bad_pids = [pid for pid in module.params['pids'] if pid <= 0]
-    if bad_pids:
-        module.fail_json(msg='pids must be positive process IDs; got %s' % ', '.join(str(p) for p in bad_pids))
+    try:
+        check_pids(module.params['pids'])
+    except SelectorError as exc:
+        module.fail_json(msg=str(exc))
     try:
         facts = discover(
             proc_root=module.params['proc_root'],

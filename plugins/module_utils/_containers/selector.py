@@ -5,10 +5,11 @@
 #
 # PRIVATE: this module_utils file is not part of the collection's public API and may
 # change without notice.
-"""The options that select containers, and their errors.
+"""The options that select containers and processes, and their errors.
 
 container_info, namespace_exec and socket_info select containers by the same options
-and answer a malformed one with the same message.
+and answer a malformed one with the same message; every module that takes a PID checks
+it with :func:`check_pid` or :func:`check_pids`.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,6 +40,37 @@ class ContainerLookupError(Exception):
         self.details = details
 
 
+# ---------------------------------------------------------------------------- process IDs
+
+def check_pid(value, option='pid', error=SelectorError):
+    """``value`` as a process ID, an integer of 1 or more (None stays None); raises ``error`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise error('%s must be a positive integer process ID, not %r' % (option, value))
+    try:
+        pid = int(str(value).strip())
+    except ValueError:
+        raise error('%s must be a positive integer process ID, not %r' % (option, value))
+    if pid <= 0:
+        raise error('%s must be a positive integer process ID (1 or more), not %d' % (option, pid))
+    return pid
+
+
+def check_pids(values, option='pids', error=SelectorError):
+    """A list of process IDs as :func:`check_pid` takes them; ``error`` names every bad one."""
+    pids = []
+    bad = []
+    for value in values or ():
+        try:
+            pids.append(check_pid(value, option))
+        except SelectorError:
+            bad.append(str(value))
+    if bad:
+        raise error('%s must be positive integer process IDs (1 or more); got %s' % (option, ', '.join(bad)))
+    return pids
+
+
 # ---------------------------------------------------------------------------- selectors
 
 class Selector:
@@ -64,7 +96,7 @@ class Selector:
         runtime = params.get('runtime')
         if runtime is not None and runtime not in RUNTIMES:
             raise SelectorError('runtime %r is not known: use one of %s' % (runtime, ', '.join(RUNTIMES)))
-        pid = _clean_pid(params.get('pid'))
+        pid = check_pid(params.get('pid'))
         namespace_of = params.get('pid_namespace_of')
         if namespace_of is not None:
             namespace_of = str(namespace_of).strip()
@@ -126,17 +158,3 @@ def _clean_pod_uid(value):
             '5f0c3f22-6b1c-4c1e-9f3e-2b7a4d1e8c90 (kubectl get pod NAME -o jsonpath={.metadata.uid}), '
             'or 32 hex digits for a static pod' % (value,))
     return normalize_pod_uid(text)
-
-
-def _clean_pid(value):
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise SelectorError('pid must be a positive integer process ID, not %r' % (value,))
-    try:
-        pid = int(str(value).strip())
-    except ValueError:
-        raise SelectorError('pid must be a positive integer process ID, not %r' % (value,))
-    if pid <= 0:
-        raise SelectorError('pid must be a positive integer process ID (1 or more), not %d' % pid)
-    return pid

@@ -49,6 +49,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     ContainerLookupError,
     Selector,
     SelectorError,
+    check_pid,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import (
     close_quietly,
@@ -796,12 +797,11 @@ def resolve_target(params):
                                'there is none. Drop root, or give pid or container_id')
         return open_file_target(params['namespace_files'], types), None
     if params['pid'] is not None:
-        if params['pid'] <= 0:
-            raise RequestError('pid must be a positive process ID (1 or more), not %d' % params['pid'])
+        pid = check_pid(params['pid'], error=RequestError)
         if not root.is_proc_tree():
             raise RequestError('proc_root %s is not a proc file system: point it at /proc or a host\'s proc '
                                'mounted elsewhere' % root.path)
-        return open_process_target(root, params['pid'], types), None
+        return open_process_target(root, pid, types), None
     return _container_target(root, params, types)
 
 

@@ -42,6 +42,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     ContainerLookupError,
     Selector,
     SelectorError,
+    check_pid,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import ProcRootError, discover
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, get_nstype, open_ns
@@ -484,15 +485,13 @@ class Query:
     def __init__(self, params):
         self.container_id = params.get('container_id')
         self.pod_uid = params.get('pod_uid')
-        self.pid = params.get('pid')
         self.protocols = tuple(params.get('protocols') or PROTOCOLS)
         self.states = set(params.get('state') or ())
         self.ports = set(params.get('port') or ())
         bad_ports = sorted(p for p in self.ports if not 0 <= p <= 65535)
         if bad_ports:
             raise QueryError('port must be between 0 and 65535; got %s' % ', '.join(str(p) for p in bad_ports))
-        if self.pid is not None and self.pid <= 0:
-            raise QueryError('pid must be a positive process ID (1 or more), not %d' % self.pid)
+        self.pid = check_pid(params.get('pid'), error=QueryError)
         if self.pid is not None and (self.container_id or self.pod_uid):
             raise QueryError('pid selects the network namespace of one process and cannot be combined with '
                              'container_id or pod_uid: use one of them')

@@ -10,7 +10,12 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import Selector, SelectorError
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
+    Selector,
+    SelectorError,
+    check_pid,
+    check_pids,
+)
 
 POD1 = '6d0e25a4-436e-4569-9bae-17785b801a26'
 
@@ -49,3 +54,31 @@ def test_good_selectors_are_normalised():
     assert all(getattr(empty, slot) is None for slot in Selector.__slots__)
     assert Selector.from_params({'pod_uid': '82FD1619E13AB23B06D3AD6C3D29858B'}).pod_uid == (
         '82fd1619e13ab23b06d3ad6c3d29858b')
+
+
+@pytest.mark.parametrize('value, message', [
+    (0, 'pid must be a positive integer process ID (1 or more), not 0'),
+    (-7, 'pid must be a positive integer process ID (1 or more), not -7'),
+    ('x1', "pid must be a positive integer process ID, not 'x1'"),
+    (False, 'pid must be a positive integer process ID, not False'),
+])
+def test_one_pid_check_for_every_module(value, message):
+    with pytest.raises(SelectorError) as exc:
+        check_pid(value)
+    assert str(exc.value) == message
+
+
+def test_pid_check_names_the_option_and_raises_the_callers_error():
+    class OptionError(Exception):
+        pass
+
+    with pytest.raises(OptionError, match='^target must be a positive integer process ID'):
+        check_pid(0, option='target', error=OptionError)
+    assert check_pid(' 12 ') == 12 and check_pid(None) is None
+
+
+def test_pid_list_check_names_every_bad_pid():
+    assert check_pids([3, '4']) == [3, 4] and check_pids(None) == []
+    with pytest.raises(SelectorError) as exc:
+        check_pids([5, 0, -1, 'x'])
+    assert str(exc.value) == "pids must be positive integer process IDs (1 or more); got 0, -1, x"

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import socket
 import struct
 import sys
@@ -499,14 +500,14 @@ def test_malformed_lines_are_counted_per_namespace(host):
 
 
 @pytest.mark.parametrize('params, error, message', [
-    ({'pid': 0}, QueryError, 'pid must be a positive process ID'),
+    ({'pid': 0}, QueryError, 'pid must be a positive integer process ID (1 or more), not 0'),
     ({'pid': 5, 'container_id': 'abc'}, QueryError, 'cannot be combined'),
     ({'port': [70000]}, QueryError, 'between 0 and 65535'),
     ({'port': [80], 'protocols': ['unix']}, QueryError, 'add tcp or udp'),
     ({'container_id': 'zz'}, SelectorError, 'is not a container ID'),
 ])
 def test_bad_queries(params, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=re.escape(message)):
         Query(params)
 
 

@@ -44,6 +44,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     ContainerLookupError,
     Selector,
     SelectorError,
+    selection_text,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     DENIED,
@@ -555,6 +556,24 @@ def _ambiguous(option, value, items):
         '%s %r matches %d containers: %s; give more characters of the ID'
         % (option, value, len(items), '; '.join(candidates)),
         candidates=sorted(item.label for item in items))
+
+
+# ---------------------------------------------------------------------------- lookups for other modules
+
+def locate_selected(proc_root, container_id=None, pod_uid=None):
+    """The records of the containers that the container_id and pod_uid options select.
+
+    namespace_exec and socket_info name containers by these options: a malformed one
+    raises SelectorError, one that matches no container ContainerLookupError.
+    """
+    selector = Selector.from_params({'id': container_id, 'pod_uid': pod_uid})
+    result = ContainerLocator(proc_root, join_initial_cgroup_namespace=False).locate(selector)
+    if not result['containers']:
+        raise ContainerLookupError('no container with %s on this host%s; list them with '
+                                   'nsops.namespaces.container_info' % (
+                                       selection_text(container_id, pod_uid),
+                                       (' (' + '; '.join(result['notes']) + ')') if result['notes'] else ''))
+    return result['containers']
 
 
 # ---------------------------------------------------------------------------- module glue

@@ -44,12 +44,12 @@ import shlex
 import signal
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import locate_selected
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
     ContainerLookupError,
-    Selector,
     SelectorError,
     check_pid,
+    selection_text,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import (
     close_quietly,
@@ -740,14 +740,8 @@ def build_command(params):
 
 def _container_target(root, params, types):
     """Resolve container_id / pod_uid with the container locator; open the chosen init."""
-    selector = Selector.from_params({'id': params['container_id'], 'pod_uid': params['pod_uid']})
-    result = ContainerLocator(root.path, join_initial_cgroup_namespace=False).locate(selector)
-    records = result['containers']
-    what = ' and '.join('%s %s' % (key, params[key]) for key in ('container_id', 'pod_uid') if params[key])
-    if not records:
-        raise ContainerLookupError('no container with %s on this host%s; list them with '
-                                   'nsops.namespaces.container_info' % (
-                                       what, (' (' + '; '.join(result['notes']) + ')') if result['notes'] else ''))
+    records = locate_selected(root.path, params['container_id'], params['pod_uid'])
+    what = selection_text(params['container_id'], params['pod_uid'])
     running = [r for r in records if r['state'] == 'running' and r['init_pid'] is not None]
     if not running:
         raise TargetGone('%s has no running process (state: %s): it is stopped or exiting' % (

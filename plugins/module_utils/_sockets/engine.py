@@ -37,7 +37,7 @@ import sys
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator, locate_selected
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
     ContainerLookupError,
     Selector,
@@ -608,11 +608,9 @@ def _row_key(row):
 
 def _containers(root, query, notes):
     """(container records, set of wanted netns inodes or None for all)."""
-    locator = ContainerLocator(root.path, join_initial_cgroup_namespace=False)
-    result = locator.locate(query.selector or Selector())
-    records = result['containers']
     if query.selector is None:
-        return records, None
+        return ContainerLocator(root.path, join_initial_cgroup_namespace=False).locate(Selector())['containers'], None
+    records = locate_selected(root.path, query.container_id, query.pod_uid)
     wanted = set()
     for record in records:
         inode = record['namespaces'].get('net')
@@ -620,11 +618,6 @@ def _containers(root, query, notes):
             notes.append('container %s has no readable process: its network namespace is unknown' % _label(record))
         else:
             wanted.add(inode)
-    if not records:
-        what = ' '.join('%s %s' % pair for pair in (('container_id', query.container_id), ('pod_uid', query.pod_uid))
-                        if pair[1] is not None)
-        raise ContainerLookupError('no container with %s on this host%s' % (
-            what, (' (' + '; '.join(result['notes']) + ')') if result['notes'] else ''))
     return records, wanted
 
 

@@ -370,3 +370,32 @@ def test_join_is_tried_only_on_the_real_proc(tmp_path, monkeypatch):
     monkeypatch.setattr(locator, '_join_cgroup_namespace', lambda path: calls.append(path) or (True, None))
     ContainerLocator(host.proc_root, join_initial_cgroup_namespace=True).locate(Selector())
     assert calls == []
+
+
+# ---------------------------------------------------------------------------- lookups for other modules
+
+def test_selected_containers_are_found_by_id_prefix_and_pod(tmp_path):
+    host = build_host(tmp_path, 'hybrid', ['kubernetes-systemd-containerd', 'docker-cgroupfs'])
+    docker = [c['expect'] for c in host.containers if c['expect']['runtime'] == 'docker'][0]
+    (record,) = locator.locate_selected(host.proc_root, container_id=docker['id'][:10])
+    assert record['id'] == docker['id']
+    assert len(locator.locate_selected(host.proc_root, pod_uid=POD1)) == 2
+
+
+def test_no_selected_container_names_the_options_and_the_fix(tmp_path):
+    host = build_host(tmp_path, 'hybrid', ['docker-cgroupfs'])
+    with pytest.raises(ContainerLookupError) as exc:
+        locator.locate_selected(host.proc_root, container_id='abcdef', pod_uid=POD1)
+    assert str(exc.value) == ('no container with container_id abcdef and pod_uid %s on this host; list them with '
+                              'nsops.namespaces.container_info' % POD1)
+
+
+def test_no_selected_container_says_what_the_locator_noticed(tmp_path):
+    host = build_host(tmp_path, 'v2', [])
+    with open(os.path.join(host.proc_root, 'self', 'mountinfo'), 'w') as handle:
+        handle.write('30 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n')
+    with pytest.raises(ContainerLookupError) as exc:
+        locator.locate_selected(host.proc_root, pod_uid=POD1)
+    assert str(exc.value).startswith('no container with pod_uid %s on this host (no cgroup file system is '
+                                     'mounted' % POD1)
+    assert str(exc.value).endswith('); list them with nsops.namespaces.container_info')

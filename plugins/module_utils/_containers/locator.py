@@ -41,9 +41,9 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgrou
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
     ID_PREFIX_RE,
+    ContainerError,
     ContainerLookupError,
     Selector,
-    SelectorError,
     selection_text,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
@@ -578,20 +578,28 @@ def locate_selected(proc_root, container_id=None, pod_uid=None):
 
 # ---------------------------------------------------------------------------- module glue
 
-def run_container_info(module):
-    """Answer the container_info module: validate selectors, locate, exit."""
-    params = module.params
-    try:
-        selector = Selector.from_params(params)
-    except SelectorError as exc:
-        module.fail_json(msg=str(exc))
-    root = ProcRoot(params.get('proc_root') or '/proc')
+class Request:
+    """What container_info is asked: the validated selector and the proc root to look below."""
+
+    def __init__(self, selector, proc_root='/proc'):
+        self.selector = selector
+        self.proc_root = proc_root
+
+    @classmethod
+    def from_params(cls, params, check_mode=False):
+        """The request of the module options; SelectorError when they are malformed.
+
+        The lookup only reads, so check mode asks for the same answer.
+        """
+        return cls(Selector.from_params(params), params.get('proc_root') or '/proc')
+
+
+def run(request):
+    """The container_info result; ContainerError (or a subclass) when there is no answer."""
+    root = ProcRoot(request.proc_root)
     if not root.is_proc_tree():
-        module.fail_json(msg='proc_root %s is not a proc file system (no PID directories with a stat file): '
+        raise ContainerError('proc_root %s is not a proc file system (no PID directories with a stat file): '
                              'point it at /proc or at a host\'s proc mounted elsewhere' % root.path)
-    locator = ContainerLocator(root.path, join_initial_cgroup_namespace=True)
-    try:
-        result = locator.locate(selector)
-    except ContainerLookupError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    module.exit_json(changed=False, **result)
+    result = ContainerLocator(root.path, join_initial_cgroup_namespace=True).locate(request.selector)
+    result.update(changed=False, warnings=[])
+    return result

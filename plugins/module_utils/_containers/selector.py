@@ -28,16 +28,21 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgrou
 ID_PREFIX_RE = re.compile(r'^[0-9a-f]{1,64}$')
 
 
-class SelectorError(ValueError):
+class ContainerError(Exception):
+    """container_info cannot answer: ``msg`` says why, ``result`` holds fields for the failed result."""
+
+    def __init__(self, msg, **result):
+        super(ContainerError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+class SelectorError(ContainerError, ValueError):
     """The selector options are malformed or contradict each other."""
 
 
-class ContainerLookupError(Exception):
+class ContainerLookupError(ContainerError):
     """The selector is well-formed but cannot be answered (ambiguous prefix, no such PID)."""
-
-    def __init__(self, msg, **details):
-        super(ContainerLookupError, self).__init__(msg)
-        self.details = details
 
 
 # ---------------------------------------------------------------------------- process IDs

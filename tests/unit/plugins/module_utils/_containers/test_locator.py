@@ -18,6 +18,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers impor
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers import locator
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
+    ContainerError,
     ContainerLookupError,
     Selector,
 )
@@ -131,7 +132,7 @@ def test_ambiguous_prefix_lists_the_candidates(tmp_path):
         locate(host, id=same[:6])
     assert 'matches 2 containers' in str(exc.value)
     assert '(docker)' in str(exc.value) and '(cri, pod' in str(exc.value)
-    assert exc.value.details['candidates'] == [same, same]
+    assert exc.value.result['candidates'] == [same, same]
     # A selector that tells them apart settles it.
     assert [c['runtime'] for c in locate(host, id=same[:6], runtime='docker')['containers']] == ['docker']
 
@@ -399,3 +400,20 @@ def test_no_selected_container_says_what_the_locator_noticed(tmp_path):
     assert str(exc.value).startswith('no container with pod_uid %s on this host (no cgroup file system is '
                                      'mounted' % POD1)
     assert str(exc.value).endswith('); list them with nsops.namespaces.container_info')
+
+
+# ---------------------------------------------------------------------------- module contract
+
+def test_run_answers_a_request_with_the_module_result(tmp_path):
+    host = build_host(tmp_path, 'hybrid', ['docker-cgroupfs'])
+    result = locator.run(locator.Request.from_params({'proc_root': host.proc_root}, check_mode=True))
+    assert result['changed'] is False and result['warnings'] == []
+    assert [c['id'] for c in result['containers']] == [host.containers[0]['expect']['id']]
+
+
+def test_run_fails_with_the_one_container_error(tmp_path):
+    with pytest.raises(ContainerError, match='is not a proc file system') as exc:
+        locator.run(locator.Request.from_params({'proc_root': str(tmp_path)}))
+    assert exc.value.result == {}
+    with pytest.raises(ContainerError, match="id 'xyz' is not a container ID"):
+        locator.Request.from_params({'id': 'xyz'})

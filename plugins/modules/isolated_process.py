@@ -368,7 +368,7 @@ drift:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import IsolationError, converge
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import IsolationError, Request, run
 
 NS_CHOICES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']
 ID_MAP = dict(
@@ -417,12 +417,10 @@ def main():
         supports_check_mode=True,
     )
     try:
-        result = converge(module.params, check_mode=module.check_mode)
+        result = run(Request.from_params(module.params, module.check_mode, module._diff))
     except IsolationError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop('diff', None)
-    for warning in result.pop('warnings', []):
+        module.fail_json(msg=exc.msg, **exc.result)
+    for warning in result.pop('warnings'):
         module.warn(warning)
     module.exit_json(**result)
 

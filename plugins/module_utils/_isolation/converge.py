@@ -75,7 +75,12 @@ SPEC_KEYS = (
 
 
 class IsolationError(Exception):
-    """A task cannot be carried out; the message says why and names the fix."""
+    """A task cannot be carried out: ``msg`` says why and names the fix, ``result`` adds result fields."""
+
+    def __init__(self, msg, **result):
+        super(IsolationError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
 
 
 # ---------------------------------------------------------------------------- spec
@@ -724,6 +729,32 @@ def _view(spec, state):
     if spec:
         view.update(spec)
     return view
+
+
+class Request:
+    """What isolated_process is asked: the task options, check mode, and whether to show a diff.
+
+    The options are checked by :func:`converge` in the order that gives the most useful
+    message first (privileges before the spec).
+    """
+
+    def __init__(self, params, check_mode=False, diff=False):
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+
+    @classmethod
+    def from_params(cls, params, check_mode=False, diff=False):
+        return cls(params, check_mode, diff)
+
+
+def run(request):
+    """The isolated_process result with its warnings; IsolationError when the task cannot be carried out."""
+    result = converge(request.params, check_mode=request.check_mode)
+    if not request.diff:
+        result.pop('diff', None)
+    result.setdefault('warnings', [])
+    return result
 
 
 def converge(params, check_mode=False, proc_root=None):

@@ -67,7 +67,7 @@ def test_result_and_diff_plumbing(capsys, monkeypatch):
                 'diff': {'before': {'state': 'absent'}, 'after': {'state': 'present'}},
                 'warnings': ['careful']}
 
-    monkeypatch.setattr(isolated_process, 'converge', fake_converge)
+    monkeypatch.setattr(converge, 'converge', fake_converge)
     result = run_module({'name': 'web', 'command': ['sleep', '1']}, capsys, check_mode=True)
     assert seen['check_mode'] is True
     assert seen['params']['namespaces'] == ['pid', 'mnt', 'uts', 'ipc', 'net']

@@ -39,12 +39,13 @@ import time
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator, locate_selected
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
+    ContainerError,
     ContainerLookupError,
     Selector,
     SelectorError,
     check_pid,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import ProcRootError, discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import DiscoveryError, discover
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, get_nstype, open_ns
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     VANISHED,
@@ -475,14 +476,24 @@ def _display_path(root, path):
 
 # ---------------------------------------------------------------------------- the query
 
-class QueryError(ValueError):
+class SocketInfoError(Exception):
+    """socket_info cannot answer: ``msg`` says why, ``result`` holds fields for the failed result."""
+
+    def __init__(self, msg, **result):
+        super(SocketInfoError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+class QueryError(SocketInfoError, ValueError):
     """The socket_info options contradict each other or are out of range."""
 
 
 class Query:
-    """Validated socket_info options."""
+    """Validated socket_info options: the request of the module."""
 
     def __init__(self, params):
+        self.proc_root = params.get('proc_root') or '/proc'
         self.container_id = params.get('container_id')
         self.pod_uid = params.get('pod_uid')
         self.protocols = tuple(params.get('protocols') or PROTOCOLS)
@@ -501,6 +512,17 @@ class Query:
         self.selector = None
         if self.container_id is not None or self.pod_uid is not None:
             self.selector = Selector.from_params({'id': self.container_id, 'pod_uid': self.pod_uid})
+
+    @classmethod
+    def from_params(cls, params, check_mode=False):
+        """The query of the module options; SocketInfoError when they are malformed.
+
+        socket_info only reads, so check mode asks for the same answer.
+        """
+        try:
+            return cls(params)
+        except SelectorError as exc:
+            raise SocketInfoError(str(exc))
 
     def matches(self, sock):
         if self.states and sock.state not in self.states:
@@ -656,14 +678,11 @@ def _started(record):
 
 # ---------------------------------------------------------------------------- module glue
 
-def run_socket_info(module):
-    """Answer the socket_info module."""
-    params = module.params
+def run(query):
+    """The socket_info result with its notes as warnings; SocketInfoError when there is no answer."""
     try:
-        query = Query(params)
-        result = socket_info(params['proc_root'], query)
-    except (QueryError, SelectorError, ContainerLookupError, ProcRootError) as exc:
-        module.fail_json(msg=str(exc))
-    for note in result['notes']:
-        module.warn(note)
-    module.exit_json(changed=False, **result)
+        result = socket_info(query.proc_root, query)
+    except (ContainerError, DiscoveryError) as exc:
+        raise SocketInfoError(str(exc))
+    result.update(changed=False, warnings=list(result['notes']))
+    return result

@@ -293,7 +293,7 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
-    DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
+    DEFAULT_CHDIR, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
@@ -308,7 +308,7 @@ def main():
             pod_uid=dict(type='str'),
             namespace_files=dict(type='list', elements='path'),
             namespaces=dict(type='list', elements='str', choices=list(NS_TYPES)),
-            chdir=dict(type='str', default='/'),
+            chdir=dict(type='str', default=DEFAULT_CHDIR),
             root=dict(type='bool', default=False),
             stdin=dict(type='str'),
             stdin_add_newline=dict(type='bool', default=True),

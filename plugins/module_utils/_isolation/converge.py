@@ -53,9 +53,17 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     read_status,
 )
 
+# Option choices and defaults: isolated_process's argument_spec takes them from here.
+STATES = ('present', 'absent', 'restarted')
+DEFAULT_STATE = 'present'
+DEFAULT_NAMESPACES = ('pid', 'mnt', 'uts', 'ipc', 'net')
+DEFAULT_CHDIR = '/'
+DEFAULT_UMASK = '0022'
+DEFAULT_STOP_SIGNAL = 'SIGTERM'
+DEFAULT_STOP_TIMEOUT = 10.0
+DEFAULT_RECREATE = True
 DEFAULT_STATE_DIR = '/run/nsops-namespaces/isolated'
 DEFAULT_LOG_DIR = '/var/log/nsops-namespaces/isolated'
-DEFAULT_NAMESPACES = ['pid', 'mnt', 'uts', 'ipc', 'net']
 DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
 HOSTNAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
@@ -102,7 +110,7 @@ def build_spec(params):
     command = params.get('command')
     if not command:
         raise IsolationError('command is required with state=%s: give the argv list, e.g. [sleep, infinity]'
-                             % params.get('state', 'present'))
+                             % params.get('state', DEFAULT_STATE))
     command = [str(arg) for arg in command]
     if not command[0] or any('\0' in arg for arg in command):
         raise IsolationError('command %r: the program name is empty or an argument holds a NUL byte' % (command,))
@@ -154,7 +162,7 @@ def build_spec(params):
             needs(option, 'time', '')
         offsets[option] = value
 
-    chdir = params.get('chdir') or '/'
+    chdir = params.get('chdir') or DEFAULT_CHDIR
     root = params.get('root')
     for option, path in (('chdir', chdir), ('root', root), ('log_path', params.get('log_path'))):
         if path is not None and not os.path.isabs(path):
@@ -170,7 +178,7 @@ def build_spec(params):
             raise IsolationError('env %s has no value: give a string' % key)
         env[key] = str(value)
 
-    umask = str(params.get('umask') if params.get('umask') is not None else '0022')
+    umask = str(params.get('umask') if params.get('umask') is not None else DEFAULT_UMASK)
     if not UMASK_RE.match(umask):
         raise IsolationError('umask %r is not an octal mode like "0022"' % umask)
     umask = '%04o' % int(umask.replace('o', ''), 8)
@@ -761,11 +769,11 @@ def converge(params, check_mode=False, proc_root=None):
     """Make the declared process exist (or not); returns the module result."""
     proc_root = proc_root or ProcRoot()
     name = check_name(params['name'])
-    state = params.get('state') or 'present'
+    state = params.get('state') or DEFAULT_STATE
     require_privileges()
     store = StateStore(params.get('state_dir') or DEFAULT_STATE_DIR)
-    signum = parse_signal(params.get('stop_signal') or 'SIGTERM')
-    stop_timeout = float(params.get('stop_timeout') if params.get('stop_timeout') is not None else 10)
+    signum = parse_signal(params.get('stop_signal') or DEFAULT_STOP_SIGNAL)
+    stop_timeout = float(params.get('stop_timeout') if params.get('stop_timeout') is not None else DEFAULT_STOP_TIMEOUT)
     spec = launch = new_hash = None
     if state != 'absent':
         spec = build_spec(params)
@@ -801,7 +809,7 @@ def converge(params, check_mode=False, proc_root=None):
 
 def _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id):
     running = is_ours(record, proc_root, boot_id)
-    action = decide(state, record, running, new_hash, params.get('recreate', True))
+    action = decide(state, record, running, new_hash, params.get('recreate', DEFAULT_RECREATE))
     # "stopped": a record is left but its process is gone (killed, exited, rebooted).
     before = _view(record['spec'] if record else None,
                    'present' if running else 'stopped' if record else 'absent')

@@ -688,6 +688,10 @@ def _kill_command(entering_pid, command_pid):
 
 # ---------------------------------------------------------------------------- module glue
 
+# Defaults of namespace_exec's argument_spec, with DEFAULT_TIMEOUT.
+DEFAULT_CHDIR = '/'
+
+
 def build_command(params):
     """The :class:`Command` described by the module options; RequestError if they cannot be run."""
     value = params['command']
@@ -721,7 +725,7 @@ def build_command(params):
         raise RequestError('timeout must be more than 0 seconds, got %s: it is how long the command may run '
                            'before it is killed; leave it out for %d seconds'
                            % ('nothing' if timeout is None else '%g' % timeout, DEFAULT_TIMEOUT))
-    chdir = params['chdir'] or '/'
+    chdir = params['chdir'] or DEFAULT_CHDIR
     if not chdir.startswith('/'):
         raise RequestError('chdir must be an absolute path inside the target, got %r' % chdir)
     env = {'PATH': DEFAULT_PATH, 'HOME': '/root'}

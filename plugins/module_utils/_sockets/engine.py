@@ -563,6 +563,29 @@ def socket_info(proc_root, query):
     started = time.time()
     root = ProcRoot(proc_root)
     notes = []
+    facts, fds = _scan_host(root, notes)
+    containers, wanted_inodes = _containers(root, query, notes)
+    pid_netns = None
+    if query.pid is not None:
+        pid_netns = _netns_of_pid(root, query.pid)
+        wanted_inodes = set([pid_netns])
+    namespaces = _network_namespaces(facts, fds, wanted_inodes, query.pid, pid_netns)
+    _assign_containers(namespaces, containers)
+
+    names = tables_for(query.protocols)
+    for ns in namespaces:
+        read_namespace_tables(root, ns, names, facts)
+    rows = _socket_rows(namespaces, query, fds, OwnerDescriber(root, _container_of_pid(containers)))
+    return {
+        'namespaces': [ns.to_dict() for ns in namespaces],
+        'sockets': rows,
+        'notes': notes,
+        'duration': round(time.time() - started, 4),
+    }
+
+
+def _scan_host(root, notes):
+    """Discovery of the network namespaces and one pass over every process's fds."""
     # mnt too: a bind-mounted netns is entered through a process of its mount namespace.
     facts = discover(proc_root=root.path, sources=('bind_mounts',), types=('mnt', 'net'))
     notes.extend(facts['discovery']['warnings'])
@@ -570,17 +593,16 @@ def socket_info(proc_root, query):
     if fds.unreadable:
         notes.append('the open files of %d processes could not be read: their sockets show no owner '
                      '(run as root)' % fds.unreadable)
-    containers, wanted_inodes = _containers(root, query, notes)
-    pid_netns = None
-    if query.pid is not None:
-        pid_netns = _netns_of_pid(root, query.pid)
-        wanted_inodes = set([pid_netns])
+    return facts, fds
 
+
+def _network_namespaces(facts, fds, wanted_inodes, pid, pid_netns):
+    """The :class:`NetworkNamespace` list to report: all of them, or those in ``wanted_inodes``."""
     records = dict((record['inode'], record) for record in facts['namespaces'].values() if record['type'] == 'net')
     for inode in set(fds.netns_fds) | (wanted_inodes or set()):
         # Held only by an fd, or made after the discovery scan.
         records.setdefault(inode, {'inode': inode, 'ref': format_ns_ref('net', inode), 'nprocs': 0,
-                                   'pid': query.pid if inode == pid_netns else None,
+                                   'pid': pid if inode == pid_netns else None,
                                    'leaders': [], 'ealdorman': None, 'bind_mounts': []})
     namespaces = []
     for inode in sorted(records):
@@ -588,18 +610,19 @@ def socket_info(proc_root, query):
             ns = NetworkNamespace(records[inode])
             ns.fd_holders = sorted(fds.netns_fds.get(inode, ()))
             namespaces.append(ns)
+    return namespaces
 
+
+def _container_of_pid(containers):
     container_of_pid = {}
     for record in containers:
         for pid in record.get('pids') or []:
             container_of_pid[pid] = _label(record)
-    _assign_containers(namespaces, containers)
+    return container_of_pid
 
-    names = tables_for(query.protocols)
-    for ns in namespaces:
-        read_namespace_tables(root, ns, names, facts)
 
-    describe = OwnerDescriber(root, container_of_pid)
+def _socket_rows(namespaces, query, fds, describe):
+    """One row per socket the query matches, with its namespace, container and owners, sorted."""
     rows = []
     for ns in namespaces:
         container = ns.container
@@ -614,12 +637,7 @@ def socket_info(proc_root, query):
                              ] if sock.inode else []
             rows.append(row)
     rows.sort(key=_row_key)
-    return {
-        'namespaces': [ns.to_dict() for ns in namespaces],
-        'sockets': rows,
-        'notes': notes,
-        'duration': round(time.time() - started, 4),
-    }
+    return rows
 
 
 def _row_key(row):

@@ -29,7 +29,7 @@ ID_PREFIX_RE = re.compile(r'^[0-9a-f]{1,64}$')
 
 
 class ContainerError(Exception):
-    """container_info cannot answer: ``msg`` says why, ``result`` holds fields for the failed result."""
+    """A container lookup cannot be answered: ``msg`` says why, ``result`` holds fields for the failed result."""
 
     def __init__(self, msg, **result):
         super(ContainerError, self).__init__(msg)

@@ -395,7 +395,7 @@ def test_target_exits_after_lookup_before_open(lab):
     before = my_children()
     with pytest.raises(nsexec.TargetGone) as exc:
         nsexec.open_process_target(ProcRoot('/proc'), record['init_pid'], None,
-                                    record['processes'][0]['starttime'])
+                                   record['processes'][0]['starttime'])
     assert 'exited' in str(exc.value) or 'no process with PID' in str(exc.value)
     with pytest.raises((nsexec.TargetGone, ContainerLookupError)) as exc:
         nsexec.resolve_target(params)

@@ -138,7 +138,7 @@ def scan_processes(state, plan=None):
     groups = {}     # tuple(links.items()) -> (links, member lists)
     # Chunks are merged as they come: the parent's own while the other workers still read.
     for found, (rows, link_sets) in process_pass.run(plan or pass_plan(state), procfs.list_pids(state.root),
-                                                      parallel.imap_chunks):
+                                                     parallel.imap_chunks):
         state.found = found
         chunk_groups = [None] * len(link_sets)
         for row in rows:

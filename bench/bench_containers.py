@@ -56,10 +56,11 @@ LOCATE_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
 import json
-from %s._containers.locator import ContainerLocator, Selector
+from %s._containers.locator import ContainerLocator
+from %s._containers.selector import Selector
 selector = Selector.from_params({'id': sys.argv[2]} if len(sys.argv) > 2 else {})
 sys.stdout.write(json.dumps(ContainerLocator().locate(selector)))
-''' % MODULE_UTILS
+''' % (MODULE_UTILS, MODULE_UTILS)
 
 
 def parse_args():
@@ -151,6 +152,8 @@ def main():
         sys.path.insert(0, coll)
         from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (  # pylint: disable=import-outside-toplevel
             ContainerLocator,
+        )
+        from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (  # pylint: disable=import-outside-toplevel
             Selector,
         )
 

@@ -377,8 +377,9 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import run_container_info
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import RUNTIMES
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import Request, run
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import ContainerError
 
 
 def main():
@@ -394,7 +395,13 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_container_info(module)
+    try:
+        result = run(Request.from_params(module.params, module.check_mode))
+    except ContainerError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    for warning in result.pop('warnings'):
+        module.warn(warning)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -368,9 +368,22 @@ drift:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import IsolationError, converge
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import (
+    DEFAULT_CHDIR,
+    DEFAULT_NAMESPACES,
+    DEFAULT_RECREATE,
+    DEFAULT_STATE,
+    DEFAULT_STATE_DIR,
+    DEFAULT_STOP_SIGNAL,
+    DEFAULT_STOP_TIMEOUT,
+    DEFAULT_UMASK,
+    STATES,
+    IsolationError,
+    Request,
+    run,
+)
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
-NS_CHOICES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']
 ID_MAP = dict(
     type='list', elements='dict',
     options=dict(inside=dict(type='int', required=True), outside=dict(type='int', required=True),
@@ -382,10 +395,9 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
-            state=dict(type='str', choices=['present', 'absent', 'restarted'], default='present'),
+            state=dict(type='str', choices=list(STATES), default=DEFAULT_STATE),
             command=dict(type='list', elements='str'),
-            namespaces=dict(type='list', elements='str', choices=NS_CHOICES,
-                            default=['pid', 'mnt', 'uts', 'ipc', 'net']),
+            namespaces=dict(type='list', elements='str', choices=list(NS_TYPES), default=list(DEFAULT_NAMESPACES)),
             hostname=dict(type='str'),
             mount_proc=dict(type='bool'),
             loopback_up=dict(type='bool'),
@@ -394,22 +406,22 @@ def main():
             gid_map=ID_MAP,
             monotonic_offset=dict(type='int'),
             boottime_offset=dict(type='int'),
-            chdir=dict(type='path', default='/'),
+            chdir=dict(type='path', default=DEFAULT_CHDIR),
             root=dict(type='path'),
             env=dict(type='dict', default={}),
             user=dict(type='str'),
             group=dict(type='str'),
-            umask=dict(type='str', default='0022'),
+            umask=dict(type='str', default=DEFAULT_UMASK),
             log_path=dict(type='path'),
             cgroup=dict(type='str'),
             memory_max=dict(type='raw'),
             pids_max=dict(type='raw'),
             cpu_weight=dict(type='int'),
-            persist_namespaces=dict(type='list', elements='str', choices=NS_CHOICES, default=[]),
-            stop_signal=dict(type='str', default='SIGTERM'),
-            stop_timeout=dict(type='float', default=10),
-            recreate=dict(type='bool', default=True),
-            state_dir=dict(type='path', default='/run/nsops-namespaces/isolated'),
+            persist_namespaces=dict(type='list', elements='str', choices=list(NS_TYPES), default=[]),
+            stop_signal=dict(type='str', default=DEFAULT_STOP_SIGNAL),
+            stop_timeout=dict(type='float', default=DEFAULT_STOP_TIMEOUT),
+            recreate=dict(type='bool', default=DEFAULT_RECREATE),
+            state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
         ),
         required_if=[('state', 'present', ['command']), ('state', 'restarted', ['command'])],
         mutually_exclusive=[('map_root_user', 'uid_map'), ('map_root_user', 'gid_map')],
@@ -417,12 +429,10 @@ def main():
         supports_check_mode=True,
     )
     try:
-        result = converge(module.params, check_mode=module.check_mode)
+        result = run(Request.from_params(module.params, module.check_mode, module._diff))
     except IsolationError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop('diff', None)
-    for warning in result.pop('warnings', []):
+        module.fail_json(msg=exc.msg, **exc.result)
+    for warning in result.pop('warnings'):
         module.warn(warning)
     module.exit_json(**result)
 

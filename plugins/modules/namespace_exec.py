@@ -292,7 +292,9 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import DEFAULT_TIMEOUT, run_namespace_exec
+from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
+    DEFAULT_CHDIR, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
+)
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
@@ -306,7 +308,7 @@ def main():
             pod_uid=dict(type='str'),
             namespace_files=dict(type='list', elements='path'),
             namespaces=dict(type='list', elements='str', choices=list(NS_TYPES)),
-            chdir=dict(type='str', default='/'),
+            chdir=dict(type='str', default=DEFAULT_CHDIR),
             root=dict(type='bool', default=False),
             stdin=dict(type='str'),
             stdin_add_newline=dict(type='bool', default=True),
@@ -322,7 +324,15 @@ def main():
         required_one_of=[('pid', 'container_id', 'pod_uid', 'namespace_files')],
         supports_check_mode=True,
     )
-    run_namespace_exec(module)
+    try:
+        result = run(Request.from_params(module.params, module.check_mode))
+    except NamespaceExecError as exc:
+        for warning in exc.warnings:
+            module.warn(warning)
+        module.fail_json(msg=exc.msg, **exc.result)
+    for warning in result.pop('warnings'):
+        module.warn(warning)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -246,7 +246,7 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (
-    DEFAULT_SOURCES, SOURCES, ProcRootError, discover,
+    DEFAULT_SOURCES, SOURCES, DiscoveryError, Request, run,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
@@ -262,22 +262,13 @@ def main():
         ),
         supports_check_mode=True,
     )
-    bad_pids = [pid for pid in module.params['pids'] if pid <= 0]
-    if bad_pids:
-        module.fail_json(msg='pids must be positive process IDs; got %s' % ', '.join(str(p) for p in bad_pids))
     try:
-        facts = discover(
-            proc_root=module.params['proc_root'],
-            sources=module.params['sources'],
-            process_table=module.params['processes'],
-            pids=module.params['pids'],
-            types=module.params['types'],
-        )
-    except ProcRootError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in facts['discovery']['warnings']:
+        result = run(Request.from_params(module.params, module.check_mode))
+    except DiscoveryError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    for warning in result.pop('warnings'):
         module.warn(warning)
-    module.exit_json(changed=False, ansible_facts={'namespaces': facts})
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

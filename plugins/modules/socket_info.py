@@ -310,7 +310,9 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import PROTOCOLS, STATES, run_socket_info
+from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import (
+    PROTOCOLS, STATES, Query, SocketInfoError, run,
+)
 
 
 def main():
@@ -327,7 +329,13 @@ def main():
         mutually_exclusive=[('pid', 'container_id'), ('pid', 'pod_uid')],
         supports_check_mode=True,
     )
-    run_socket_info(module)
+    try:
+        result = run(Query.from_params(module.params, module.check_mode))
+    except SocketInfoError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    for warning in result.pop('warnings'):
+        module.warn(warning)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

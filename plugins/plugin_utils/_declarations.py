@@ -181,35 +181,46 @@ def declaration_errors(declarations, schema, variable, host=None):
     ``schema`` is the JSON Schema of the whole list (Draft 2020-12), ``variable`` the
     name of the host variable, ``host`` the inventory host name (message prefix).
     """
+    schema, validator = _validator(schema, variable)
+    prefix = '%s: ' % host if host else ''
+    data = plain(declarations)
+    if not isinstance(data, list):
+        return ['%s%s: must be a list of entries, not %s %s' % (prefix, variable, _python_type_word(data), _show(data))]
+    messages = _schema_messages(validator, schema, data, variable, prefix)
+    messages.extend(_duplicate_names(data, variable, prefix))
+    seen = set()
+    return [m for m in messages if not (m in seen or seen.add(m))]
+
+
+def _validator(schema, variable):
+    """(plain schema, its validator); DeclarationSchemaError when it cannot be used."""
     if jsonschema is None:
         raise DeclarationSchemaError('the Python library jsonschema is needed on the controller: pip install jsonschema')
     if not isinstance(schema, Mapping):
         raise DeclarationSchemaError('the schema must be a mapping (a parsed JSON Schema)')
     schema = plain(schema)
-    prefix = '%s: ' % host if host else ''
-    data = plain(declarations)
     validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise DeclarationSchemaError('the schema for %s is not a valid JSON Schema: %s' % (variable, exc.message))
-    validator = validator_class(schema)
-    if not isinstance(data, list):
-        return ['%s%s: must be a list of entries, not %s %s' % (prefix, variable, _python_type_word(data), _show(data))]
+    return schema, validator_class(schema)
 
-    def label(index):
-        entry = data[index]
-        name = entry.get('name') if isinstance(entry, dict) else None
-        return '%s[%d]%s' % (variable, index, " (name '%s')" % name if isinstance(name, str) else '')
 
+def _entry_label(data, variable, index):
+    """``var[2] (name 'web')``: how a message names an entry."""
+    entry = data[index]
+    name = entry.get('name') if isinstance(entry, dict) else None
+    return '%s[%d]%s' % (variable, index, " (name '%s')" % name if isinstance(name, str) else '')
+
+
+def _schema_messages(validator, schema, data, variable, prefix):
+    """One message per problem the schema finds, by entry and field."""
     messages = []
-    bad_entries = set()
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     # An entry that is not a mapping gets one message, not one per rule.
-    for error in errors:
-        path = list(error.absolute_path)
-        if len(path) == 1 and error.validator == 'type':
-            bad_entries.add(path[0])
+    bad_entries = set(list(error.absolute_path)[0] for error in errors
+                      if len(error.absolute_path) == 1 and error.validator == 'type')
     for error in errors:
         path = list(error.absolute_path)
         if not path:
@@ -220,15 +231,20 @@ def declaration_errors(declarations, schema, variable, host=None):
             continue
         for field, problem in _problems(error, schema, data[index]):
             where = " field '%s':" % _field_path(field) if field else ''
-            messages.append('%s%s:%s %s' % (prefix, label(index), where, problem))
+            messages.append('%s%s:%s %s' % (prefix, _entry_label(data, variable, index), where, problem))
+    return messages
+
+
+def _duplicate_names(data, variable, prefix):
+    """Names must be unique in the list, which JSON Schema cannot say."""
+    messages = []
     first = {}
     for index, entry in enumerate(data):
         name = entry.get('name') if isinstance(entry, dict) else None
         if isinstance(name, str):
             if name in first:
                 messages.append("%s%s: field 'name': duplicate: %r is already declared by %s[%d]"
-                                % (prefix, label(index), name, variable, first[name]))
+                                % (prefix, _entry_label(data, variable, index), name, variable, first[name]))
             else:
                 first[name] = index
-    seen = set()
-    return [m for m in messages if not (m in seen or seen.add(m))]
+    return messages

@@ -32,8 +32,8 @@ from lab.containers import (  # noqa: E402  (tests/ is not a package on sys.path
 )
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import identify_cgroup_text  # noqa: E402
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (  # noqa: E402
-    ContainerLocator,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (  # noqa: E402
     ContainerLookupError,
     Selector,
 )
@@ -214,7 +214,8 @@ def test_container_that_exits_is_reported_empty_not_fatal(lab):
 CGROUP_NS_CODE = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator, Selector
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import Selector
 locator = ContainerLocator(join_initial_cgroup_namespace=sys.argv[3] == 'join')
 print(json.dumps(locator.locate(Selector.from_params({'id': sys.argv[2]}))))
 """

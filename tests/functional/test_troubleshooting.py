@@ -25,8 +25,9 @@ sys.path.insert(0, os.path.join(REPO, 'tests'))
 from lab.containers import RuncLab, docker_cgroupfs_path, random_container_id  # noqa: E402
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec  # noqa: E402
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (  # noqa: E402
-    ContainerLocator, ContainerLookupError, Selector,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (  # noqa: E402
+    ContainerLookupError, Selector,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import Query, socket_info  # noqa: E402
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES, ProcRoot  # noqa: E402

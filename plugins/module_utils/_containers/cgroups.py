@@ -163,7 +163,6 @@ def paths_by_hierarchy(entries, hierarchies):
 # ---------------------------------------------------------------------------- identity
 
 RUNTIMES = ('docker', 'containerd', 'cri', 'cri-o', 'podman', 'systemd-nspawn', 'lxc')
-QOS_CLASSES = ('guaranteed', 'burstable', 'besteffort')
 # Runtimes whose cgroup names carry a container name instead of a hex ID.
 NAMED_RUNTIMES = ('containerd', 'systemd-nspawn', 'lxc')
 

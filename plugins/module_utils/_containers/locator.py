@@ -27,22 +27,24 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import (
     CONTAINER,
     MONITOR,
-    NAMED_RUNTIMES,
-    POD_UID_RE,
-    RUNTIMES,
     identify,
-    normalize_pod_uid,
     paths_by_hierarchy,
     read_hierarchies,
     read_procs,
     read_procs_tree,
     walk_containers,
+)
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
+    ID_PREFIX_RE,
+    ContainerError,
+    ContainerLookupError,
+    Selector,
+    selection_text,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     DENIED,
@@ -59,126 +61,6 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     read_stat,
     read_status,
 )
-
-_HEX_PREFIX_RE = re.compile(r'^[0-9a-f]{1,64}$')
-
-
-class SelectorError(ValueError):
-    """The selector options are malformed or contradict each other."""
-
-
-class ContainerLookupError(Exception):
-    """The selector is well-formed but cannot be answered (ambiguous prefix, no such PID)."""
-
-    def __init__(self, msg, **details):
-        super(ContainerLookupError, self).__init__(msg)
-        self.details = details
-
-
-# ---------------------------------------------------------------------------- selectors
-
-class Selector:
-    """Validated selector options; every field may be None (list every container)."""
-
-    __slots__ = ('id', 'name', 'pod_uid', 'runtime', 'pid', 'pid_namespace_of')
-
-    def __init__(self, container_id=None, name=None, pod_uid=None, runtime=None, pid=None,
-                 pid_namespace_of=None):
-        self.id = container_id
-        self.name = name
-        self.pod_uid = pod_uid
-        self.runtime = runtime
-        self.pid = pid
-        self.pid_namespace_of = pid_namespace_of
-
-    @classmethod
-    def from_params(cls, params):
-        """Check the module's selector options and return a Selector; SelectorError if bad."""
-        container_id = _clean_id(params.get('id'))
-        name = _clean_name(params.get('name'))
-        pod_uid = _clean_pod_uid(params.get('pod_uid'))
-        runtime = params.get('runtime')
-        if runtime is not None and runtime not in RUNTIMES:
-            raise SelectorError('runtime %r is not known: use one of %s' % (runtime, ', '.join(RUNTIMES)))
-        pid = _clean_pid(params.get('pid'))
-        namespace_of = params.get('pid_namespace_of')
-        if namespace_of is not None:
-            namespace_of = str(namespace_of).strip()
-            if not namespace_of:
-                raise SelectorError('pid_namespace_of is empty: give the ID (or a unique prefix) or the name '
-                                    'of the container whose PID namespace pid is counted in')
-            if pid is None:
-                raise SelectorError('pid_namespace_of needs pid: give the PID as seen inside that container '
-                                    'in pid, e.g. pid=1 pid_namespace_of=%s' % namespace_of)
-        if pid is not None:
-            others = [option for option, value in (('id', container_id), ('name', name), ('pod_uid', pod_uid),
-                                                   ('runtime', runtime)) if value is not None]
-            if others:
-                if namespace_of is None:
-                    raise SelectorError(
-                        'pid selects the container of one host process and cannot be combined with %s: '
-                        'use either pid or %s; to translate a PID seen inside a container, give that '
-                        'container in pid_namespace_of instead' % (', '.join(others), ' / '.join(others)))
-                raise SelectorError(
-                    'pid with pid_namespace_of already names the container; remove %s' % ', '.join(others))
-        if runtime in NAMED_RUNTIMES and container_id is not None and runtime != 'containerd':
-            raise SelectorError('%s containers have no hexadecimal ID in their cgroup: select them with name, '
-                                'not id' % runtime)
-        if name is not None and runtime is not None and runtime not in NAMED_RUNTIMES:
-            raise SelectorError('%s containers carry no name in their cgroup: select them with id, or use '
-                                'name only with runtime %s' % (runtime, ', '.join(NAMED_RUNTIMES)))
-        return cls(container_id, name, pod_uid, runtime, pid, namespace_of)
-
-    def is_empty(self):
-        return all(getattr(self, slot) is None for slot in self.__slots__)
-
-
-def _clean_id(value):
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if not _HEX_PREFIX_RE.match(text):
-        raise SelectorError(
-            'id %r is not a container ID: use the hexadecimal ID (or a prefix of it) as shown by '
-            '`docker ps`, `crictl ps` or `podman ps`, only 0-9 and a-f, at most 64 characters; '
-            'LXC, systemd-nspawn and named containerd containers are selected with name' % (value,))
-    return text
-
-
-def _clean_name(value):
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text or '/' in text:
-        raise SelectorError('name %r is not a container name: give the LXC, systemd-nspawn or containerd '
-                            'name, without slashes' % (value,))
-    return text
-
-
-def _clean_pod_uid(value):
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if not POD_UID_RE.match(text):
-        raise SelectorError(
-            'pod_uid %r is not a Kubernetes pod UID: expected 8-4-4-4-12 hexadecimal digits such as '
-            '5f0c3f22-6b1c-4c1e-9f3e-2b7a4d1e8c90 (kubectl get pod NAME -o jsonpath={.metadata.uid}), '
-            'or 32 hex digits for a static pod' % (value,))
-    return normalize_pod_uid(text)
-
-
-def _clean_pid(value):
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise SelectorError('pid must be a positive integer process ID, not %r' % (value,))
-    try:
-        pid = int(str(value).strip())
-    except ValueError:
-        raise SelectorError('pid must be a positive integer process ID, not %r' % (value,))
-    if pid <= 0:
-        raise SelectorError('pid must be a positive integer process ID (1 or more), not %d' % pid)
-    return pid
 
 
 # ---------------------------------------------------------------------------- the walk
@@ -396,7 +278,7 @@ class ContainerLocator:
         """PID as seen in a container's PID namespace -> (container, host PID)."""
         wanted = selector.pid_namespace_of
         items = [item for item in found.values() if item.identity.role == CONTAINER]
-        if _HEX_PREFIX_RE.match(wanted.lower()):
+        if ID_PREFIX_RE.match(wanted.lower()):
             by_id = [item for item in items if item.identity.id and item.identity.id.startswith(wanted.lower())]
             if len(by_id) > 1 and len(wanted) < 64:
                 raise _ambiguous('pid_namespace_of', wanted, by_id)
@@ -675,22 +557,48 @@ def _ambiguous(option, value, items):
         candidates=sorted(item.label for item in items))
 
 
+# ---------------------------------------------------------------------------- lookups for other modules
+
+def locate_selected(proc_root, container_id=None, pod_uid=None):
+    """The records of the containers that the container_id and pod_uid options select.
+
+    namespace_exec and socket_info name containers by these options: a malformed one
+    raises SelectorError, one that matches no container ContainerLookupError.
+    """
+    selector = Selector.from_params({'id': container_id, 'pod_uid': pod_uid})
+    result = ContainerLocator(proc_root, join_initial_cgroup_namespace=False).locate(selector)
+    if not result['containers']:
+        raise ContainerLookupError('no container with %s on this host%s; list them with '
+                                   'nsops.namespaces.container_info' % (
+                                       selection_text(container_id, pod_uid),
+                                       (' (' + '; '.join(result['notes']) + ')') if result['notes'] else ''))
+    return result['containers']
+
+
 # ---------------------------------------------------------------------------- module glue
 
-def run_container_info(module):
-    """Answer the container_info module: validate selectors, locate, exit."""
-    params = module.params
-    try:
-        selector = Selector.from_params(params)
-    except SelectorError as exc:
-        module.fail_json(msg=str(exc))
-    root = ProcRoot(params.get('proc_root') or '/proc')
+class Request:
+    """What container_info is asked: the validated selector and the proc root to look below."""
+
+    def __init__(self, selector, proc_root='/proc'):
+        self.selector = selector
+        self.proc_root = proc_root
+
+    @classmethod
+    def from_params(cls, params, check_mode=False):
+        """The request of the module options; SelectorError when they are malformed.
+
+        The lookup only reads, so check mode asks for the same answer.
+        """
+        return cls(Selector.from_params(params), params.get('proc_root') or '/proc')
+
+
+def run(request):
+    """The container_info result; ContainerError (or a subclass) when there is no answer."""
+    root = ProcRoot(request.proc_root)
     if not root.is_proc_tree():
-        module.fail_json(msg='proc_root %s is not a proc file system (no PID directories with a stat file): '
+        raise ContainerError('proc_root %s is not a proc file system (no PID directories with a stat file): '
                              'point it at /proc or at a host\'s proc mounted elsewhere' % root.path)
-    locator = ContainerLocator(root.path, join_initial_cgroup_namespace=True)
-    try:
-        result = locator.locate(selector)
-    except ContainerLookupError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    module.exit_json(changed=False, **result)
+    result = ContainerLocator(root.path, join_initial_cgroup_namespace=True).locate(request.selector)
+    result.update(changed=False, warnings=[])
+    return result

@@ -21,6 +21,7 @@ __metaclass__ = type
 import os
 import time
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import check_pids
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES, Namespace, Process
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
@@ -40,8 +41,17 @@ CAP_SYS_ADMIN = 21
 _NS_PREFIXES = tuple(t + ':[' for t in NS_TYPES)
 
 
-class ProcRootError(Exception):
-    """The proc root cannot be used at all (the only fatal discovery error)."""
+class DiscoveryError(Exception):
+    """namespace_facts cannot run: ``msg`` says why, ``result`` holds fields for the failed result."""
+
+    def __init__(self, msg, **result):
+        super(DiscoveryError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+class ProcRootError(DiscoveryError):
+    """The proc root cannot be used at all (the only fatal error of the discovery itself)."""
 
 
 class Discovery:
@@ -500,3 +510,32 @@ def to_facts(state, duration):
         facts['processes'] = [proc.to_facts() for pid, proc in sorted(state.processes.items())
                               if state.table_pids is None or pid in state.table_pids]
     return facts
+
+
+# ---------------------------------------------------------------------------- module glue
+
+class Request:
+    """What namespace_facts is asked: the proc root, the sources and types, the process table."""
+
+    def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, types=NS_TYPES, processes=False, pids=None):
+        self.proc_root = proc_root
+        self.sources = sources
+        self.types = types
+        self.processes = processes
+        self.pids = pids
+
+    @classmethod
+    def from_params(cls, params, check_mode=False):
+        """The request of the module options; DiscoveryError naming every PID that is none.
+
+        Discovery only reads, so check mode asks for the same facts.
+        """
+        pids = check_pids(params['pids'], error=DiscoveryError)
+        return cls(params['proc_root'], params['sources'], params['types'], params['processes'], pids)
+
+
+def run(request):
+    """The namespace_facts result: the facts, and their discovery warnings for the module to show."""
+    facts = discover(proc_root=request.proc_root, sources=request.sources, process_table=request.processes,
+                     pids=request.pids, types=request.types)
+    return {'changed': False, 'ansible_facts': {'namespaces': facts}, 'warnings': list(facts['discovery']['warnings'])}

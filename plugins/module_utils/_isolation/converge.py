@@ -54,9 +54,17 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     read_status,
 )
 
+# Option choices and defaults: isolated_process's argument_spec takes them from here.
+STATES = ('present', 'absent', 'restarted')
+DEFAULT_STATE = 'present'
+DEFAULT_NAMESPACES = ('pid', 'mnt', 'uts', 'ipc', 'net')
+DEFAULT_CHDIR = '/'
+DEFAULT_UMASK = '0022'
+DEFAULT_STOP_SIGNAL = 'SIGTERM'
+DEFAULT_STOP_TIMEOUT = 10.0
+DEFAULT_RECREATE = True
 DEFAULT_STATE_DIR = '/run/nsops-namespaces/isolated'
 DEFAULT_LOG_DIR = '/var/log/nsops-namespaces/isolated'
-DEFAULT_NAMESPACES = ['pid', 'mnt', 'uts', 'ipc', 'net']
 DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
 HOSTNAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
@@ -76,7 +84,12 @@ SPEC_KEYS = (
 
 
 class IsolationError(Exception):
-    """A task cannot be carried out; the message says why and names the fix."""
+    """A task cannot be carried out: ``msg`` says why and names the fix, ``result`` adds result fields."""
+
+    def __init__(self, msg, **result):
+        super(IsolationError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
 
 
 # ---------------------------------------------------------------------------- spec
@@ -92,17 +105,65 @@ def build_spec(params):
     """Validate the options that shape the process and return them normalized.
 
     Pure: looks at nothing outside ``params`` (filesystem checks are in
-    :func:`build_launch`), so equal declarations always give equal specs.
+    :func:`build_launch`), so equal declarations always give equal specs. The parts are
+    checked in this order and the first problem found raises IsolationError.
     """
     name = check_name(params['name'])
+    command = _command(params)
+    namespaces = _namespaces(params)
+    hostname = _hostname(params, namespaces)
+    mount_proc, loopback_up = _proc_and_loopback(params, namespaces)
+    map_root_user, uid_map, gid_map = _user_maps(params, namespaces)
+    offsets = _time_offsets(params, namespaces)
+    chdir, root = _paths(params)
+    env = _environment(params)
+    umask = _umask(params)
+    cgroup, limits = _cgroup_limits(params, name)
+    persist = _persisted_namespaces(params, namespaces)
+    return {
+        'command': command,
+        'namespaces': namespaces,
+        'hostname': hostname,
+        'mount_proc': mount_proc,
+        'loopback_up': loopback_up,
+        'map_root_user': map_root_user,
+        'uid_map': uid_map,
+        'gid_map': gid_map,
+        'monotonic_offset': offsets['monotonic_offset'],
+        'boottime_offset': offsets['boottime_offset'],
+        'chdir': chdir,
+        'root': root,
+        'env': env,
+        'user': None if params.get('user') is None else str(params['user']),
+        'group': None if params.get('group') is None else str(params['group']),
+        'umask': umask,
+        'log_path': params.get('log_path') or os.path.join(DEFAULT_LOG_DIR, name + '.log'),
+        'cgroup': cgroup,
+        'memory_max': limits.get('memory_max'),
+        'pids_max': limits.get('pids_max'),
+        'cpu_weight': limits.get('cpu_weight'),
+        'persist_namespaces': persist,
+    }
+
+
+def _require_namespace(namespaces, option, nstype, why=''):
+    """``option`` acts on a new ``nstype`` namespace: refuse it without one."""
+    if nstype not in namespaces:
+        raise IsolationError('%s needs a new %s namespace: add %s to namespaces%s' % (option, nstype, nstype, why))
+
+
+def _command(params):
     command = params.get('command')
     if not command:
         raise IsolationError('command is required with state=%s: give the argv list, e.g. [sleep, infinity]'
-                             % params.get('state', 'present'))
+                             % params.get('state', DEFAULT_STATE))
     command = [str(arg) for arg in command]
     if not command[0] or any('\0' in arg for arg in command):
         raise IsolationError('command %r: the program name is empty or an argument holds a NUL byte' % (command,))
+    return command
 
+
+def _namespaces(params):
     namespaces = params.get('namespaces')
     namespaces = list(DEFAULT_NAMESPACES if namespaces is None else namespaces)
     unknown = [ns for ns in namespaces if ns not in NS_TYPES]
@@ -110,54 +171,65 @@ def build_spec(params):
         raise IsolationError('unknown namespace type %s: choose from %s' % (', '.join(unknown), ', '.join(NS_TYPES)))
     if not namespaces:
         raise IsolationError('namespaces is empty: declare at least one type (%s)' % ', '.join(NS_TYPES))
-    namespaces = sorted(set(namespaces))
+    return sorted(set(namespaces))
 
-    def needs(option, nstype, what):
-        if nstype not in namespaces:
-            raise IsolationError('%s needs a new %s namespace: add %s to namespaces%s'
-                                 % (option, nstype, nstype, what))
 
+def _hostname(params, namespaces):
     hostname = params.get('hostname')
     if hostname is not None:
         if not HOSTNAME_RE.match(hostname):
             raise IsolationError('hostname %r is not valid: use up to 64 letters, digits, "-", "_" or "."' % hostname)
-        needs('hostname', 'uts', ' (otherwise it would rename the host)')
+        _require_namespace(namespaces, 'hostname', 'uts', ' (otherwise it would rename the host)')
+    return hostname
 
+
+def _proc_and_loopback(params, namespaces):
+    """mount_proc and loopback_up, defaulting to what the namespaces make useful."""
     mount_proc = params.get('mount_proc')
     if mount_proc is None:
         mount_proc = 'pid' in namespaces and 'mnt' in namespaces
     elif mount_proc:
-        needs('mount_proc', 'mnt', ' (otherwise it would replace the host /proc)')
-
+        _require_namespace(namespaces, 'mount_proc', 'mnt', ' (otherwise it would replace the host /proc)')
     loopback_up = params.get('loopback_up')
     if loopback_up is None:
         loopback_up = 'net' in namespaces
     elif loopback_up:
-        needs('loopback_up', 'net', '')
+        _require_namespace(namespaces, 'loopback_up', 'net')
+    return bool(mount_proc), bool(loopback_up)
 
+
+def _user_maps(params, namespaces):
     map_root_user = bool(params.get('map_root_user'))
     uid_map = _id_map(params.get('uid_map'), 'uid_map')
     gid_map = _id_map(params.get('gid_map'), 'gid_map')
     if map_root_user and (uid_map or gid_map):
         raise IsolationError('map_root_user and uid_map/gid_map exclude each other: use one of them')
     if map_root_user or uid_map or gid_map:
-        needs('map_root_user' if map_root_user else 'uid_map/gid_map', 'user', '')
+        _require_namespace(namespaces, 'map_root_user' if map_root_user else 'uid_map/gid_map', 'user')
+    return map_root_user, uid_map, gid_map
 
+
+def _time_offsets(params, namespaces):
     offsets = {}
     for option in ('monotonic_offset', 'boottime_offset'):
         value = params.get(option)
         if value is not None:
-            needs(option, 'time', '')
+            _require_namespace(namespaces, option, 'time')
         offsets[option] = value
+    return offsets
 
-    chdir = params.get('chdir') or '/'
+
+def _paths(params):
+    """(chdir, root), normalized; log_path is checked here too (its default needs the name)."""
+    chdir = params.get('chdir') or DEFAULT_CHDIR
     root = params.get('root')
     for option, path in (('chdir', chdir), ('root', root), ('log_path', params.get('log_path'))):
         if path is not None and not os.path.isabs(path):
             raise IsolationError('%s %r must be an absolute path' % (option, path))
-    if root is not None:
-        root = os.path.normpath(root)
+    return os.path.normpath(chdir), None if root is None else os.path.normpath(root)
 
+
+def _environment(params):
     env = {}
     for key, value in sorted((params.get('env') or {}).items()):
         if not key or '=' in key or '\0' in key:
@@ -165,12 +237,18 @@ def build_spec(params):
         if value is None:
             raise IsolationError('env %s has no value: give a string' % key)
         env[key] = str(value)
+    return env
 
-    umask = str(params.get('umask') if params.get('umask') is not None else '0022')
+
+def _umask(params):
+    umask = str(params.get('umask') if params.get('umask') is not None else DEFAULT_UMASK)
     if not UMASK_RE.match(umask):
         raise IsolationError('umask %r is not an octal mode like "0022"' % umask)
-    umask = '%04o' % int(umask.replace('o', ''), 8)
+    return '%04o' % int(umask.replace('o', ''), 8)
 
+
+def _cgroup_limits(params, name):
+    """(cgroup path, {limit option: parsed value}); limits need a cgroup to be written to."""
     cgroup = params.get('cgroup')
     limits = {}
     try:
@@ -187,39 +265,17 @@ def build_spec(params):
     if limits and cgroup is None:
         raise IsolationError('%s needs cgroup: name the cgroup to create, e.g. cgroup: nsops/%s'
                              % (', '.join(sorted(limits)), name))
+    return cgroup, limits
 
+
+def _persisted_namespaces(params, namespaces):
     persist = sorted(set(params.get('persist_namespaces') or []))
     for nstype in persist:
         if nstype not in NS_TYPES:
             raise IsolationError('unknown namespace type %s in persist_namespaces: choose from %s'
                                  % (nstype, ', '.join(NS_TYPES)))
-        needs('persist_namespaces %s' % nstype, nstype, ' (only new namespaces are persisted)')
-
-    spec = {
-        'command': command,
-        'namespaces': namespaces,
-        'hostname': hostname,
-        'mount_proc': bool(mount_proc),
-        'loopback_up': bool(loopback_up),
-        'map_root_user': map_root_user,
-        'uid_map': uid_map,
-        'gid_map': gid_map,
-        'monotonic_offset': offsets['monotonic_offset'],
-        'boottime_offset': offsets['boottime_offset'],
-        'chdir': os.path.normpath(chdir),
-        'root': root,
-        'env': env,
-        'user': None if params.get('user') is None else str(params['user']),
-        'group': None if params.get('group') is None else str(params['group']),
-        'umask': umask,
-        'log_path': params.get('log_path') or os.path.join(DEFAULT_LOG_DIR, name + '.log'),
-        'cgroup': cgroup,
-        'memory_max': limits.get('memory_max'),
-        'pids_max': limits.get('pids_max'),
-        'cpu_weight': limits.get('cpu_weight'),
-        'persist_namespaces': persist,
-    }
-    return spec
+        _require_namespace(namespaces, 'persist_namespaces %s' % nstype, nstype, ' (only new namespaces are persisted)')
+    return persist
 
 
 def _id_map(entries, option):
@@ -722,15 +778,41 @@ def _view(spec, state):
     return view
 
 
+class Request:
+    """What isolated_process is asked: the task options, check mode, and whether to show a diff.
+
+    The options are checked by :func:`converge` in the order that gives the most useful
+    message first (privileges before the spec).
+    """
+
+    def __init__(self, params, check_mode=False, diff=False):
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+
+    @classmethod
+    def from_params(cls, params, check_mode=False, diff=False):
+        return cls(params, check_mode, diff)
+
+
+def run(request):
+    """The isolated_process result with its warnings; IsolationError when the task cannot be carried out."""
+    result = converge(request.params, check_mode=request.check_mode)
+    if not request.diff:
+        result.pop('diff', None)
+    result.setdefault('warnings', [])
+    return result
+
+
 def converge(params, check_mode=False, proc_root=None):
     """Make the declared process exist (or not); returns the module result."""
     proc_root = proc_root or ProcRoot()
     name = check_name(params['name'])
-    state = params.get('state') or 'present'
+    state = params.get('state') or DEFAULT_STATE
     require_privileges()
     store = StateStore(params.get('state_dir') or DEFAULT_STATE_DIR)
-    signum = parse_signal(params.get('stop_signal') or 'SIGTERM')
-    stop_timeout = float(params.get('stop_timeout') if params.get('stop_timeout') is not None else 10)
+    signum = parse_signal(params.get('stop_signal') or DEFAULT_STOP_SIGNAL)
+    stop_timeout = float(params.get('stop_timeout') if params.get('stop_timeout') is not None else DEFAULT_STOP_TIMEOUT)
     spec = launch = new_hash = None
     if state != 'absent':
         spec = build_spec(params)
@@ -766,7 +848,7 @@ def converge(params, check_mode=False, proc_root=None):
 
 def _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id):
     running = is_ours(record, proc_root, boot_id)
-    action = decide(state, record, running, new_hash, params.get('recreate', True))
+    action = decide(state, record, running, new_hash, params.get('recreate', DEFAULT_RECREATE))
     # "stopped": a record is left but its process is gone (killed, exited, rebooted).
     before = _view(record['spec'] if record else None,
                    'present' if running else 'stopped' if record else 'absent')

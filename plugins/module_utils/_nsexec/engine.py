@@ -41,11 +41,11 @@ import shlex
 import signal
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (
-    ContainerLocator,
-    ContainerLookupError,
-    Selector,
-    SelectorError,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import locate_selected
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
+    ContainerError,
+    check_pid,
+    selection_text,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import (
@@ -349,6 +349,10 @@ def _kill_command(entering_pid, command_pid):
 
 # ---------------------------------------------------------------------------- module glue
 
+# Defaults of namespace_exec's argument_spec, with DEFAULT_TIMEOUT.
+DEFAULT_CHDIR = '/'
+
+
 def build_command(params):
     """The :class:`Command` described by the module options; RequestError if they cannot be run."""
     value = params['command']
@@ -382,7 +386,7 @@ def build_command(params):
         raise RequestError('timeout must be more than 0 seconds, got %s: it is how long the command may run '
                            'before it is killed; leave it out for %d seconds'
                            % ('nothing' if timeout is None else '%g' % timeout, DEFAULT_TIMEOUT))
-    chdir = params['chdir'] or '/'
+    chdir = params['chdir'] or DEFAULT_CHDIR
     if not chdir.startswith('/'):
         raise RequestError('chdir must be an absolute path inside the target, got %r' % chdir)
     env = {'PATH': DEFAULT_PATH, 'HOME': '/root'}
@@ -400,14 +404,8 @@ def build_command(params):
 
 def _container_target(root, params, types):
     """Resolve container_id / pod_uid with the container locator; open the chosen init."""
-    selector = Selector.from_params({'id': params['container_id'], 'pod_uid': params['pod_uid']})
-    result = ContainerLocator(root.path, join_initial_cgroup_namespace=False).locate(selector)
-    records = result['containers']
-    what = ' and '.join('%s %s' % (key, params[key]) for key in ('container_id', 'pod_uid') if params[key])
-    if not records:
-        raise ContainerLookupError('no container with %s on this host%s; list them with '
-                                   'nsops.namespaces.container_info' % (
-                                       what, (' (' + '; '.join(result['notes']) + ')') if result['notes'] else ''))
+    records = locate_selected(root.path, params['container_id'], params['pod_uid'])
+    what = selection_text(params['container_id'], params['pod_uid'])
     running = [r for r in records if r['state'] == 'running' and r['init_pid'] is not None]
     if not running:
         raise TargetGone('%s has no running process (state: %s): it is stopped or exiting' % (
@@ -457,12 +455,11 @@ def resolve_target(params):
                                'there is none. Drop root, or give pid or container_id')
         return open_file_target(params['namespace_files'], types), None
     if params['pid'] is not None:
-        if params['pid'] <= 0:
-            raise RequestError('pid must be a positive process ID (1 or more), not %d' % params['pid'])
+        pid = check_pid(params['pid'], error=RequestError)
         if not root.is_proc_tree():
             raise RequestError('proc_root %s is not a proc file system: point it at /proc or a host\'s proc '
                                'mounted elsewhere' % root.path)
-        return open_process_target(root, params['pid'], types), None
+        return open_process_target(root, pid, types), None
     return _container_target(root, params, types)
 
 
@@ -470,35 +467,92 @@ def _text(data):
     return data.decode('utf-8', 'replace').rstrip('\r\n')
 
 
-def run_namespace_exec(module):
-    """Answer the namespace_exec module."""
-    params = module.params
+class NamespaceExecError(Exception):
+    """namespace_exec fails: ``msg`` says why, ``result`` holds the fields known so far (rc, stdout, ...).
+
+    ``warnings`` are what the command's run noticed before it failed.
+    """
+
+    def __init__(self, msg, warnings=(), **result):
+        super(NamespaceExecError, self).__init__(msg)
+        self.msg = msg
+        self.warnings = list(warnings)
+        self.result = result
+
+
+class Request:
+    """What namespace_exec is asked: the validated command, the target options and check mode."""
+
+    def __init__(self, command, params, check_mode=False):
+        self.command = command
+        self.params = params
+        self.check_mode = check_mode
+        self.read_only = params['read_only']
+
+    @classmethod
+    def from_params(cls, params, check_mode=False):
+        """The request of the module options; NamespaceExecError when the command cannot be run."""
+        try:
+            command = build_command(params)
+        except RequestError as exc:
+            raise NamespaceExecError(str(exc))
+        return cls(command, params, check_mode)
+
+
+def run(request):
+    """Run the command inside its target: the namespace_exec result, or NamespaceExecError.
+
+    A command that times out or returns non-zero fails, as ansible.builtin.command does,
+    with everything it returned in the error's result.
+    """
+    command = request.command
     try:
-        command = build_command(params)
-        target, record = resolve_target(params)
-    except (RequestError, SelectorError, ContainerLookupError, NsExecError) as exc:
-        module.fail_json(msg=str(exc))
+        target, record = resolve_target(request.params)
+    except (RequestError, ContainerError, NsExecError) as exc:
+        raise NamespaceExecError(str(exc))
     with target:
         if command.root and target.root_fd is None:
-            module.fail_json(msg='cannot open the root directory of PID %s (/proc/PID/root): run the module as '
-                                 'root, or drop root' % target.pid)
-        result = {
-            'cmd': command.argv,
-            'pid': target.pid,
-            'container_id': (record['id'] or record['name']) if record else None,
-            'pod_uid': record['pod_uid'] if record else None,
-            'namespaces_entered': dict(target.inodes),
-            'namespaces_shared': sorted(target.shared),
-        }
-        if module.check_mode and not params['read_only']:
-            module.exit_json(changed=True, msg='not run in check mode: the command may change the target; set '
-                                               'read_only: true for commands that change nothing', **result)
+            raise NamespaceExecError('cannot open the root directory of PID %s (/proc/PID/root): run the module as '
+                                     'root, or drop root' % target.pid)
+        result = _target_result(command, target, record)
+        if request.check_mode and not request.read_only:
+            result.update(changed=True, warnings=[], msg='not run in check mode: the command may change the target; '
+                                                         'set read_only: true for commands that change nothing')
+            return result
         try:
             completed = run_command(target, command)
         except NsExecError as exc:
-            module.fail_json(msg=str(exc), **result)
+            raise NamespaceExecError(str(exc), **result)
+    result.update(_completed_result(completed))
+    result['changed'] = not request.read_only
+    if completed.timed_out:
+        raise NamespaceExecError('the command did not finish within its timeout (%g s) and was killed with its '
+                                 'process group; raise timeout if it needs longer' % command.timeout,
+                                 warnings=completed.notes, **result)
+    if completed.rc != 0:
+        raise NamespaceExecError('non-zero return code' if completed.signal is None
+                                 else 'the command was killed by signal %d' % completed.signal,
+                                 warnings=completed.notes, **result)
+    result['warnings'] = list(completed.notes)
+    return result
+
+
+def _target_result(command, target, record):
+    """The result fields known once the target is open."""
+    return {
+        'cmd': command.argv,
+        'pid': target.pid,
+        'container_id': (record['id'] or record['name']) if record else None,
+        'pod_uid': record['pod_uid'] if record else None,
+        'namespaces_entered': dict(target.inodes),
+        'namespaces_shared': sorted(target.shared),
+    }
+
+
+def _completed_result(completed):
+    """The result fields of a command that ran."""
     stdout, stderr = _text(completed.stdout), _text(completed.stderr)
-    result.update({
+    return {
         'rc': completed.rc,
         'stdout': stdout,
         'stderr': stderr,
@@ -508,14 +562,5 @@ def run_namespace_exec(module):
         'command_host_pid': completed.host_pid,
         'timed_out': completed.timed_out,
         'duration': completed.duration,
-    })
-    for note in completed.notes:
-        module.warn(note)
-    changed = not params['read_only']
-    if completed.timed_out:
-        module.fail_json(msg='the command did not finish within its timeout (%g s) and was killed with its process '
-                             'group; raise timeout if it needs longer' % command.timeout, changed=changed, **result)
-    if completed.rc != 0:
-        module.fail_json(msg='non-zero return code' if completed.signal is None
-                         else 'the command was killed by signal %d' % completed.signal, changed=changed, **result)
-    module.exit_json(changed=changed, **result)
+    }
+

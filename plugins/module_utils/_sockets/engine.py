@@ -36,13 +36,15 @@ import sys
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import EnterError, call_in_namespaces
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (
-    ContainerLocator,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator, locate_selected
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
+    ContainerError,
     ContainerLookupError,
     Selector,
     SelectorError,
+    check_pid,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import ProcRootError, discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import DiscoveryError, discover
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, get_nstype, open_ns
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     VANISHED,
@@ -460,25 +462,33 @@ def _display_path(root, path):
 
 # ---------------------------------------------------------------------------- the query
 
-class QueryError(ValueError):
+class SocketInfoError(Exception):
+    """socket_info cannot answer: ``msg`` says why, ``result`` holds fields for the failed result."""
+
+    def __init__(self, msg, **result):
+        super(SocketInfoError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+class QueryError(SocketInfoError, ValueError):
     """The socket_info options contradict each other or are out of range."""
 
 
 class Query:
-    """Validated socket_info options."""
+    """Validated socket_info options: the request of the module."""
 
     def __init__(self, params):
+        self.proc_root = params.get('proc_root') or '/proc'
         self.container_id = params.get('container_id')
         self.pod_uid = params.get('pod_uid')
-        self.pid = params.get('pid')
         self.protocols = tuple(params.get('protocols') or PROTOCOLS)
         self.states = set(params.get('state') or ())
         self.ports = set(params.get('port') or ())
         bad_ports = sorted(p for p in self.ports if not 0 <= p <= 65535)
         if bad_ports:
             raise QueryError('port must be between 0 and 65535; got %s' % ', '.join(str(p) for p in bad_ports))
-        if self.pid is not None and self.pid <= 0:
-            raise QueryError('pid must be a positive process ID (1 or more), not %d' % self.pid)
+        self.pid = check_pid(params.get('pid'), error=QueryError)
         if self.pid is not None and (self.container_id or self.pod_uid):
             raise QueryError('pid selects the network namespace of one process and cannot be combined with '
                              'container_id or pod_uid: use one of them')
@@ -488,6 +498,17 @@ class Query:
         self.selector = None
         if self.container_id is not None or self.pod_uid is not None:
             self.selector = Selector.from_params({'id': self.container_id, 'pod_uid': self.pod_uid})
+
+    @classmethod
+    def from_params(cls, params, check_mode=False):
+        """The query of the module options; SocketInfoError when they are malformed.
+
+        socket_info only reads, so check mode asks for the same answer.
+        """
+        try:
+            return cls(params)
+        except SelectorError as exc:
+            raise SocketInfoError(str(exc))
 
     def matches(self, sock):
         if self.states and sock.state not in self.states:
@@ -528,6 +549,29 @@ def socket_info(proc_root, query):
     started = time.time()
     root = ProcRoot(proc_root)
     notes = []
+    facts, fds = _scan_host(root, notes)
+    containers, wanted_inodes = _containers(root, query, notes)
+    pid_netns = None
+    if query.pid is not None:
+        pid_netns = _netns_of_pid(root, query.pid)
+        wanted_inodes = set([pid_netns])
+    namespaces = _network_namespaces(facts, fds, wanted_inodes, query.pid, pid_netns)
+    _assign_containers(namespaces, containers)
+
+    names = tables_for(query.protocols)
+    for ns in namespaces:
+        read_namespace_tables(root, ns, names, facts)
+    rows = _socket_rows(namespaces, query, fds, OwnerDescriber(root, _container_of_pid(containers)))
+    return {
+        'namespaces': [ns.to_dict() for ns in namespaces],
+        'sockets': rows,
+        'notes': notes,
+        'duration': round(time.time() - started, 4),
+    }
+
+
+def _scan_host(root, notes):
+    """Discovery of the network namespaces and one pass over every process's fds."""
     # mnt too: a bind-mounted netns is entered through a process of its mount namespace.
     facts = discover(proc_root=root.path, sources=('bind_mounts',), types=('mnt', 'net'))
     notes.extend(facts['discovery']['warnings'])
@@ -535,17 +579,16 @@ def socket_info(proc_root, query):
     if fds.unreadable:
         notes.append('the open files of %d processes could not be read: their sockets show no owner '
                      '(run as root)' % fds.unreadable)
-    containers, wanted_inodes = _containers(root, query, notes)
-    pid_netns = None
-    if query.pid is not None:
-        pid_netns = _netns_of_pid(root, query.pid)
-        wanted_inodes = set([pid_netns])
+    return facts, fds
 
+
+def _network_namespaces(facts, fds, wanted_inodes, pid, pid_netns):
+    """The :class:`NetworkNamespace` list to report: all of them, or those in ``wanted_inodes``."""
     records = dict((record['inode'], record) for record in facts['namespaces'].values() if record['type'] == 'net')
     for inode in set(fds.netns_fds) | (wanted_inodes or set()):
         # Held only by an fd, or made after the discovery scan.
         records.setdefault(inode, {'inode': inode, 'ref': format_ns_ref('net', inode), 'nprocs': 0,
-                                   'pid': query.pid if inode == pid_netns else None,
+                                   'pid': pid if inode == pid_netns else None,
                                    'leaders': [], 'ealdorman': None, 'bind_mounts': []})
     namespaces = []
     for inode in sorted(records):
@@ -553,18 +596,19 @@ def socket_info(proc_root, query):
             ns = NetworkNamespace(records[inode])
             ns.fd_holders = sorted(fds.netns_fds.get(inode, ()))
             namespaces.append(ns)
+    return namespaces
 
+
+def _container_of_pid(containers):
     container_of_pid = {}
     for record in containers:
         for pid in record.get('pids') or []:
             container_of_pid[pid] = _label(record)
-    _assign_containers(namespaces, containers)
+    return container_of_pid
 
-    names = tables_for(query.protocols)
-    for ns in namespaces:
-        read_namespace_tables(root, ns, names, facts)
 
-    describe = OwnerDescriber(root, container_of_pid)
+def _socket_rows(namespaces, query, fds, describe):
+    """One row per socket the query matches, with its namespace, container and owners, sorted."""
     rows = []
     for ns in namespaces:
         container = ns.container
@@ -579,12 +623,7 @@ def socket_info(proc_root, query):
                              ] if sock.inode else []
             rows.append(row)
     rows.sort(key=_row_key)
-    return {
-        'namespaces': [ns.to_dict() for ns in namespaces],
-        'sockets': rows,
-        'notes': notes,
-        'duration': round(time.time() - started, 4),
-    }
+    return rows
 
 
 def _row_key(row):
@@ -595,11 +634,9 @@ def _row_key(row):
 
 def _containers(root, query, notes):
     """(container records, set of wanted netns inodes or None for all)."""
-    locator = ContainerLocator(root.path, join_initial_cgroup_namespace=False)
-    result = locator.locate(query.selector or Selector())
-    records = result['containers']
     if query.selector is None:
-        return records, None
+        return ContainerLocator(root.path, join_initial_cgroup_namespace=False).locate(Selector())['containers'], None
+    records = locate_selected(root.path, query.container_id, query.pod_uid)
     wanted = set()
     for record in records:
         inode = record['namespaces'].get('net')
@@ -607,11 +644,6 @@ def _containers(root, query, notes):
             notes.append('container %s has no readable process: its network namespace is unknown' % _label(record))
         else:
             wanted.add(inode)
-    if not records:
-        what = ' '.join('%s %s' % pair for pair in (('container_id', query.container_id), ('pod_uid', query.pod_uid))
-                        if pair[1] is not None)
-        raise ContainerLookupError('no container with %s on this host%s' % (
-            what, (' (' + '; '.join(result['notes']) + ')') if result['notes'] else ''))
     return records, wanted
 
 
@@ -650,14 +682,11 @@ def _started(record):
 
 # ---------------------------------------------------------------------------- module glue
 
-def run_socket_info(module):
-    """Answer the socket_info module."""
-    params = module.params
+def run(query):
+    """The socket_info result with its notes as warnings; SocketInfoError when there is no answer."""
     try:
-        query = Query(params)
-        result = socket_info(params['proc_root'], query)
-    except (QueryError, SelectorError, ContainerLookupError, ProcRootError) as exc:
-        module.fail_json(msg=str(exc))
-    for note in result['notes']:
-        module.warn(note)
-    module.exit_json(changed=False, **result)
+        result = socket_info(query.proc_root, query)
+    except (ContainerError, DiscoveryError) as exc:
+        raise SocketInfoError(str(exc))
+    result.update(changed=False, warnings=list(result['notes']))
+    return result

@@ -55,7 +55,7 @@ def test_result_and_diff_plumbing(run_module, monkeypatch):
                 'diff': {'before': {'state': 'absent'}, 'after': {'state': 'present'}},
                 'warnings': ['careful']}
 
-    monkeypatch.setattr(isolated_process, 'converge', fake_converge)
+    monkeypatch.setattr(converge, 'converge', fake_converge)
     dummy, result = run_module(isolated_process, name='web', command=['sleep', '1'], _ansible_check_mode=True)
     assert seen['check_mode'] is True
     assert seen['params']['namespaces'] == ['pid', 'mnt', 'uts', 'ipc', 'net']

@@ -63,7 +63,7 @@ def test_stdin_and_shell(run_module):
 @pytest.mark.parametrize('args, message', [
     ({'pid': 1, 'command': ['ip', 'addr'], 'shell': True}, 'shell: true runs a command line through /bin/sh -c'),
     ({'pid': 4194304, 'command': 'true'}, 'no process with PID 4194304 on this host'),
-    ({'pid': 0, 'command': 'true'}, 'pid must be a positive process ID'),
+    ({'pid': 0, 'command': 'true'}, 'pid must be a positive integer process ID (1 or more), not 0'),
     ({'pid': 1, 'command': 'true', 'namespaces': ['network']}, 'value of namespaces must be one or more of'),
     ({'pid': 1, 'command': 'true', 'namespaces': []}, 'namespaces is empty'),
     ({'pid': 1, 'command': 'true', 'timeout': 0}, 'timeout must be more than 0 seconds'),

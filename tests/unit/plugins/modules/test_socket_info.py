@@ -54,7 +54,7 @@ def test_check_mode_is_the_same(run_module, host):
 @pytest.mark.parametrize('args, message', [
     ({'state': ['listening']}, 'value of state must be one or more of'),
     ({'protocols': ['sctp']}, 'value of protocols must be one or more of'),
-    ({'pid': -1}, 'pid must be a positive process ID'),
+    ({'pid': -1}, 'pid must be a positive integer process ID (1 or more), not -1'),
     ({'pid': 1, 'container_id': 'abc'}, 'parameters are mutually exclusive: pid|container_id'),
     ({'port': [65536]}, 'port must be between 0 and 65535'),
     ({'pod_uid': 'nope'}, "pod_uid 'nope' is not a Kubernetes pod UID"),

@@ -16,11 +16,11 @@ import pytest
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers import cgroups
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers import locator
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import (
-    ContainerLocator,
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
+    ContainerError,
     ContainerLookupError,
     Selector,
-    SelectorError,
 )
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.cgroups.fixture_tree import (
     HOST_NS,
@@ -132,7 +132,7 @@ def test_ambiguous_prefix_lists_the_candidates(tmp_path):
         locate(host, id=same[:6])
     assert 'matches 2 containers' in str(exc.value)
     assert '(docker)' in str(exc.value) and '(cri, pod' in str(exc.value)
-    assert exc.value.details['candidates'] == [same, same]
+    assert exc.value.result['candidates'] == [same, same]
     # A selector that tells them apart settles it.
     assert [c['runtime'] for c in locate(host, id=same[:6], runtime='docker')['containers']] == ['docker']
 
@@ -373,38 +373,47 @@ def test_join_is_tried_only_on_the_real_proc(tmp_path, monkeypatch):
     assert calls == []
 
 
-# ---------------------------------------------------------------------------- selector validation
+# ---------------------------------------------------------------------------- lookups for other modules
 
-@pytest.mark.parametrize('params, message', [
-    ({'id': 'xyz'}, "id 'xyz' is not a container ID"),
-    ({'id': 'abc-123'}, 'only 0-9 and a-f'),
-    ({'id': 'a' * 65}, 'at most 64 characters'),
-    ({'pod_uid': 'not-a-uid'}, "pod_uid 'not-a-uid' is not a Kubernetes pod UID"),
-    ({'pod_uid': '6d0e25a4-436e-4569-9bae-17785b801a2'}, 'expected 8-4-4-4-12 hexadecimal digits'),
-    ({'pid': 0}, 'pid must be a positive integer process ID (1 or more), not 0'),
-    ({'pid': -5}, 'not -5'),
-    ({'pid': 'abc'}, "pid must be a positive integer process ID, not 'abc'"),
-    ({'pid': True}, 'pid must be a positive integer'),
-    ({'pid': 10, 'id': 'abc'}, 'cannot be combined with id'),
-    ({'pid': 10, 'pod_uid': POD1, 'runtime': 'docker'}, 'cannot be combined with pod_uid, runtime'),
-    ({'pid': 1, 'pid_namespace_of': 'abc', 'id': 'abc'}, 'already names the container; remove id'),
-    ({'pid_namespace_of': 'abc'}, 'pid_namespace_of needs pid'),
-    ({'pid': 1, 'pid_namespace_of': ' '}, 'pid_namespace_of is empty'),
-    ({'runtime': 'rkt'}, "runtime 'rkt' is not known"),
-    ({'runtime': 'lxc', 'id': 'abc'}, 'lxc containers have no hexadecimal ID'),
-    ({'runtime': 'docker', 'name': 'web'}, 'docker containers carry no name'),
-    ({'name': 'a/b'}, "name 'a/b' is not a container name"),
-])
-def test_bad_selectors_say_how_to_fix_them(params, message):
-    with pytest.raises(SelectorError) as exc:
-        Selector.from_params(params)
-    assert message in str(exc.value)
+def test_selected_containers_are_found_by_id_prefix_and_pod(tmp_path):
+    host = build_host(tmp_path, 'hybrid', ['kubernetes-systemd-containerd', 'docker-cgroupfs'])
+    docker = [c['expect'] for c in host.containers if c['expect']['runtime'] == 'docker'][0]
+    (record,) = locator.locate_selected(host.proc_root, container_id=docker['id'][:10])
+    assert record['id'] == docker['id']
+    assert len(locator.locate_selected(host.proc_root, pod_uid=POD1)) == 2
 
 
-def test_good_selectors_are_normalised():
-    selector = Selector.from_params({'id': ' ABC ', 'pod_uid': POD1.replace('-', '_'), 'runtime': 'cri'})
-    assert (selector.id, selector.pod_uid, selector.runtime) == ('abc', POD1, 'cri')
-    assert Selector.from_params({'pid': '42'}).pid == 42
-    assert Selector.from_params({}).is_empty()
-    assert Selector.from_params({'pod_uid': '82FD1619E13AB23B06D3AD6C3D29858B'}).pod_uid == (
-        '82fd1619e13ab23b06d3ad6c3d29858b')
+def test_no_selected_container_names_the_options_and_the_fix(tmp_path):
+    host = build_host(tmp_path, 'hybrid', ['docker-cgroupfs'])
+    with pytest.raises(ContainerLookupError) as exc:
+        locator.locate_selected(host.proc_root, container_id='abcdef', pod_uid=POD1)
+    assert str(exc.value) == ('no container with container_id abcdef and pod_uid %s on this host; list them with '
+                              'nsops.namespaces.container_info' % POD1)
+
+
+def test_no_selected_container_says_what_the_locator_noticed(tmp_path):
+    host = build_host(tmp_path, 'v2', [])
+    with open(os.path.join(host.proc_root, 'self', 'mountinfo'), 'w') as handle:
+        handle.write('30 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n')
+    with pytest.raises(ContainerLookupError) as exc:
+        locator.locate_selected(host.proc_root, pod_uid=POD1)
+    assert str(exc.value).startswith('no container with pod_uid %s on this host (no cgroup file system is '
+                                     'mounted' % POD1)
+    assert str(exc.value).endswith('); list them with nsops.namespaces.container_info')
+
+
+# ---------------------------------------------------------------------------- module contract
+
+def test_run_answers_a_request_with_the_module_result(tmp_path):
+    host = build_host(tmp_path, 'hybrid', ['docker-cgroupfs'])
+    result = locator.run(locator.Request.from_params({'proc_root': host.proc_root}, check_mode=True))
+    assert result['changed'] is False and result['warnings'] == []
+    assert [c['id'] for c in result['containers']] == [host.containers[0]['expect']['id']]
+
+
+def test_run_fails_with_the_one_container_error(tmp_path):
+    with pytest.raises(ContainerError, match='is not a proc file system') as exc:
+        locator.run(locator.Request.from_params({'proc_root': str(tmp_path)}))
+    assert exc.value.result == {}
+    with pytest.raises(ContainerError, match="id 'xyz' is not a container ID"):
+        locator.Request.from_params({'id': 'xyz'})

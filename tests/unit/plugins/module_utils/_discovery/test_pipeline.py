@@ -391,6 +391,31 @@ class TestProcRoot:
             discover(proc_root='/etc')
 
 
+# ---------------------------------------------------------------------------- module contract
+
+MODULE_PARAMS = {'proc_root': '/proc', 'sources': list(pipeline.DEFAULT_SOURCES), 'types': list(NS_TYPES),
+                 'processes': False, 'pids': []}
+
+
+class TestModuleContract:
+
+    def test_run_returns_facts_and_their_warnings(self, proc_dir):
+        basic_host(proc_dir)
+        request = pipeline.Request.from_params(dict(MODULE_PARAMS, proc_root=str(proc_dir), pids=[1]), True)
+        result = pipeline.run(request)
+        facts = result['ansible_facts']['namespaces']
+        assert result['changed'] is False and result['warnings'] == facts['discovery']['warnings']
+        assert any('not a mounted procfs' in warning for warning in result['warnings'])
+        assert [proc['pid'] for proc in facts['processes']] == [1]
+
+    def test_bad_pids_and_bad_proc_root_are_the_one_discovery_error(self, proc_dir):
+        with pytest.raises(pipeline.DiscoveryError) as info:
+            pipeline.Request.from_params(dict(MODULE_PARAMS, pids=[4, 0, -2]))
+        assert info.value.msg == 'pids must be positive integer process IDs (1 or more); got 0, -2'
+        with pytest.raises(pipeline.DiscoveryError, match='not a procfs'):
+            pipeline.run(pipeline.Request.from_params(dict(MODULE_PARAMS, proc_root=str(proc_dir))))
+
+
 # ---------------------------------------------------------------------------- malformed trees
 
 class TestMalformed:

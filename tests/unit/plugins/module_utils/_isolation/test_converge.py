@@ -345,6 +345,23 @@ def test_check_mode_plans_without_touching(tmp_path, monkeypatch):
     assert os.listdir(str(tmp_path)) == []
 
 
+def test_run_answers_a_request_and_shows_the_diff_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(iso, 'own_cap_eff', lambda: 1 << 21)
+    task = params(state_dir=str(tmp_path / 'state'), log_path=str(tmp_path / 'log' / 'web.log'))
+    result = iso.run(iso.Request.from_params(task, check_mode=True))
+    assert result['action'] == 'start' and result['warnings'] == [] and 'diff' not in result
+    result = iso.run(iso.Request.from_params(task, check_mode=True, diff=True))
+    assert result['diff']['before'] == {'state': 'absent'}
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_run_fails_with_the_isolation_error(monkeypatch):
+    monkeypatch.setattr(iso, 'own_cap_eff', lambda: 0)
+    with pytest.raises(iso.IsolationError) as info:
+        iso.run(iso.Request.from_params(params(), check_mode=True))
+    assert 'needs CAP_SYS_ADMIN' in info.value.msg and info.value.result == {}
+
+
 class _Status:
     def __init__(self, sig_cgt):
         self.sig_cgt = sig_cgt

@@ -343,3 +343,42 @@ def test_command_dies_with_a_killed_module(tmp_path):
     while alive(sleeper) and time.time() < deadline:
         time.sleep(0.02)
     assert not alive(sleeper)
+
+
+# ---------------------------------------------------------------------------- module contract
+
+def module_params(**changes):
+    options = params(pid=os.getpid(), container_id=None, pod_uid=None, namespace_files=None, namespaces=None,
+                     read_only=False, proc_root='/proc')
+    options.update(changes)
+    return options
+
+
+def test_run_answers_a_request_with_the_module_result():
+    result = nsexec.run(nsexec.Request.from_params(module_params(command=['echo', 'hi'])))
+    assert (result['rc'], result['stdout'], result['changed'], result['warnings']) == (0, 'hi', True, [])
+    assert result['pid'] == os.getpid() and result['namespaces_entered'] == {}
+
+
+def test_check_mode_opens_the_target_and_runs_nothing():
+    result = nsexec.run(nsexec.Request.from_params(module_params(command=['false']), check_mode=True))
+    assert result['changed'] is True and 'rc' not in result and result['msg'].startswith('not run in check mode')
+
+
+def test_non_zero_rc_is_the_one_error_with_the_whole_result():
+    with pytest.raises(nsexec.NamespaceExecError) as exc:
+        nsexec.run(nsexec.Request.from_params(module_params(command='sh -c "echo out; exit 3"', read_only=True)))
+    assert exc.value.msg == 'non-zero return code'
+    assert (exc.value.result['rc'], exc.value.result['stdout'], exc.value.result['changed']) == (3, 'out', False)
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'command': []}, 'command is empty'),
+    ({'pid': 0}, 'pid must be a positive integer process ID (1 or more), not 0'),
+    ({'pid': None, 'container_id': 'xyz!'}, "id 'xyz!' is not a container ID"),
+    ({'pid': 4194304}, 'no process with PID 4194304 on this host'),
+])
+def test_bad_requests_are_the_one_error_without_result_fields(changes, message):
+    with pytest.raises(nsexec.NamespaceExecError) as exc:
+        nsexec.run(nsexec.Request.from_params(module_params(**changes)))
+    assert message in exc.value.msg and exc.value.result == {} and exc.value.warnings == []

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import socket
 import struct
 import sys
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets import engine as sockets
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLookupError, SelectorError
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import ContainerLookupError, SelectorError
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import (
     STATES, TCP_STATES, Query, QueryError, decode_address, empty_tcp_tables, parse_inet_line, parse_sockstat, parse_table,
     parse_unix_line, read_net_tables, scan_fds, socket_info,
@@ -499,14 +500,14 @@ def test_malformed_lines_are_counted_per_namespace(host):
 
 
 @pytest.mark.parametrize('params, error, message', [
-    ({'pid': 0}, QueryError, 'pid must be a positive process ID'),
+    ({'pid': 0}, QueryError, 'pid must be a positive integer process ID (1 or more), not 0'),
     ({'pid': 5, 'container_id': 'abc'}, QueryError, 'cannot be combined'),
     ({'port': [70000]}, QueryError, 'between 0 and 65535'),
     ({'port': [80], 'protocols': ['unix']}, QueryError, 'add tcp or udp'),
     ({'container_id': 'zz'}, SelectorError, 'is not a container ID'),
 ])
 def test_bad_queries(params, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=re.escape(message)):
         Query(params)
 
 
@@ -515,3 +516,33 @@ def test_unknown_container_and_pid(host):
         socket_info(host.proc_root, Query({'container_id': 'abcdef'}))
     with pytest.raises(ContainerLookupError, match='no process with PID 424242'):
         socket_info(host.proc_root, Query({'pid': 424242}))
+
+
+# ---------------------------------------------------------------------------- module contract
+
+def test_run_answers_a_query_with_the_module_result(host):
+    query = sockets.Query.from_params({'proc_root': host.proc_root, 'port': [80]}, check_mode=True)
+    result = sockets.run(query)
+    assert result['changed'] is False and result['warnings'] == result['notes']
+    assert [row['local_port'] for row in result['sockets'] if row['listening']] == [80]
+
+
+@pytest.mark.parametrize('params, message', [
+    ({'container_id': 'zz'}, "id 'zz' is not a container ID"),
+    ({'port': [70000]}, 'port must be between 0 and 65535'),
+])
+def test_malformed_queries_are_the_one_socket_error(params, message):
+    with pytest.raises(sockets.SocketInfoError, match=re.escape(message)):
+        sockets.Query.from_params(params)
+
+
+@pytest.mark.parametrize('params, message', [
+    ({'container_id': 'abcdef'}, 'no container with container_id abcdef on this host'),
+    ({'pid': 424242}, 'no process with PID 424242'),
+    ({'proc_root': '/etc'}, 'proc_root /etc is not a procfs'),
+])
+def test_unanswerable_queries_are_the_one_socket_error(host, params, message):
+    params.setdefault('proc_root', host.proc_root)
+    with pytest.raises(sockets.SocketInfoError) as exc:
+        sockets.run(sockets.Query.from_params(params))
+    assert message in exc.value.msg and exc.value.result == {}

@@ -41,6 +41,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import drift as drift_
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import spawn
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.paths import resolve_in_root
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import clone_flags, pidfd_open
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     NS_TYPES,
@@ -315,32 +316,13 @@ def parse_signal(value):
 
 # ---------------------------------------------------------------------------- launch plan
 
-def resolve_in_root(root, path):
-    """Host path of ``path`` as a process chrooted to ``root`` sees it (symlinks included)."""
-    root = root or '/'
-    pending = [part for part in path.split('/') if part]
-    resolved = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == '.':
-            continue
-        if part == '..':
-            if resolved:
-                resolved.pop()
-            continue
-        host = os.path.join(root, *(resolved + [part]))
-        if os.path.islink(host):
-            hops += 1
-            if hops > 40:
-                raise IsolationError('too many symbolic links resolving %s inside %s' % (path, root))
-            target = os.readlink(host)
-            if target.startswith('/'):
-                resolved = []
-            pending = [p for p in target.split('/') if p] + pending
-        else:
-            resolved.append(part)
-    return os.path.join(root, *resolved)
+
+def host_path(root, path):
+    """``path`` inside ``root`` as a host path; IsolationError for a symlink loop."""
+    try:
+        return resolve_in_root(root, path)
+    except OSError as exc:
+        raise IsolationError(exc.strerror)
 
 
 def find_executable(spec, env_path):
@@ -353,7 +335,7 @@ def find_executable(spec, env_path):
     else:
         candidates = [os.path.join(d or '.', program) for d in env_path.split(':')]
     for candidate in candidates:
-        host = resolve_in_root(root, candidate)
+        host = host_path(root, candidate)
         if os.path.isfile(host):
             if not os.access(host, os.X_OK):
                 raise IsolationError('command %s%s is not executable: chmod +x it' % (candidate, where))
@@ -412,9 +394,9 @@ def build_launch(spec, store):
     root = spec['root']
     if root is not None and not os.path.isdir(root):
         raise IsolationError('root %s is not a directory: create the root filesystem there first' % root)
-    if spec['mount_proc'] and not os.path.isdir(resolve_in_root(root, '/proc')):
+    if spec['mount_proc'] and not os.path.isdir(host_path(root, '/proc')):
         raise IsolationError('root %s has no /proc directory to mount on: create it or set mount_proc: false' % root)
-    if not os.path.isdir(resolve_in_root(root, spec['chdir'])):
+    if not os.path.isdir(host_path(root, spec['chdir'])):
         raise IsolationError('chdir %s is not a directory%s' % (spec['chdir'], ' inside root %s' % root if root else ''))
 
     env = {'PATH': DEFAULT_PATH}

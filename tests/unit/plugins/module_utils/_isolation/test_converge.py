@@ -17,6 +17,7 @@ import stat
 import pytest
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge as iso
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.paths import resolve_in_root
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcRoot
 
 
@@ -178,9 +179,16 @@ def rootfs(tmp_path):
 
 
 def test_resolve_in_root_keeps_absolute_links_inside(rootfs):
-    assert iso.resolve_in_root(rootfs, '/usr/bin/env') == os.path.join(rootfs, 'bin', 'busybox')
-    assert iso.resolve_in_root(rootfs, '/bin/sh') == os.path.join(rootfs, 'bin', 'busybox')
-    assert iso.resolve_in_root(rootfs, '/../../bin/sh') == os.path.join(rootfs, 'bin', 'busybox')
+    assert resolve_in_root(rootfs, '/usr/bin/env') == os.path.join(rootfs, 'bin', 'busybox')
+    assert resolve_in_root(rootfs, '/bin/sh') == os.path.join(rootfs, 'bin', 'busybox')
+    assert resolve_in_root(rootfs, '/../../bin/sh') == os.path.join(rootfs, 'bin', 'busybox')
+
+
+def test_a_symlink_loop_inside_root_is_a_clear_error(tmp_path):
+    (tmp_path / 'a').symlink_to('b')
+    (tmp_path / 'b').symlink_to('/a')
+    with pytest.raises(iso.IsolationError, match='too many symbolic links resolving /a inside'):
+        iso.host_path(str(tmp_path), '/a')
 
 
 def test_find_executable_inside_root(rootfs):

@@ -9,9 +9,6 @@ plugins/modules that calls os.readlink or os.fork, opens a path under /proc, or 
 ctypes/libc. Run by `tests/run lint`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import re

@@ -5,10 +5,6 @@
 #
 # PRIVATE: doc fragments of this collection are not part of its public API.
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 class ModuleDocFragment:
 

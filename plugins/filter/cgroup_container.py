@@ -4,9 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Documentation: cgroup_container.yml beside this file.
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text

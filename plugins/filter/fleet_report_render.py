@@ -5,9 +5,6 @@
 # Documentation: fleet_report_html.yml and fleet_report_markdown.yml beside this file
 # (a file with several filters documents each one in its own sidecar).
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from collections.abc import Mapping
 

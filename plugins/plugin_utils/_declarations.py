@@ -19,9 +19,6 @@ what a valid value looks like, and a rule under ``allOf`` (``if``/``then``, ``an
 the list, which JSON Schema cannot express.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from collections.abc import Mapping
 

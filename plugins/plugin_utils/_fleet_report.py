@@ -25,9 +25,6 @@ hostvars holds inventory variables and facts, not play variables or role paramet
 (``_fleet_report_markdown``, ``_fleet_report_html``) render only from that dict.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from collections.abc import Mapping
 

@@ -12,9 +12,6 @@ attached to a ticket. Every value from the hosts (command lines, container names
 error messages) is escaped here; nothing else writes markup.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 from html import escape

@@ -12,9 +12,6 @@ and ``>``, so a command line cannot inject HTML where Markdown allows it); the
 PID/user namespace trees are fenced code blocks drawn like ``ns_report``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 

@@ -12,9 +12,6 @@ Templated values reach filters as lazy containers and tagged strings (ansible-co
 dict/list/str/int/float/bool/None.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from collections.abc import Mapping, Sequence
 

@@ -11,9 +11,6 @@ The hierarchical types (pid, user) are drawn as trees like ``lsns -Tparent`` and
 lxkns ``lspidns``; the flat types as one table each.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 NS_TYPES = ('cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts')
 TREE_TYPES = ('pid', 'user')

@@ -21,9 +21,6 @@ Three things live here, all read-only:
   recursively (crun puts the workload into a ``container`` sub-cgroup).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

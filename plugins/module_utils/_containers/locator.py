@@ -22,9 +22,6 @@ Processes that exit and files that cannot be read on the way are reported in the
 result, never raised: the host keeps changing while we look.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import time

@@ -12,9 +12,6 @@ and answer a malformed one with the same message; every module that takes a PID 
 it with :func:`check_pid` or :func:`check_pids`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 

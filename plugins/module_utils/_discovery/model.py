@@ -11,9 +11,6 @@ The facts shape is published as JSON Schema in
 ``meta/schemas/namespace_facts.json``; keep both in step.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES, format_ns_ref
 

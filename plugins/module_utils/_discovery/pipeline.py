@@ -14,9 +14,6 @@ the hierarchy and owners through nsfs ioctls, then leaders. Each step tolerates
 processes that vanish or cannot be read: they are counted, never fatal.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import time

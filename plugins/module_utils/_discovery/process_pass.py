@@ -25,9 +25,6 @@ The steps in ``_discovery`` turn this plain data into the model; whatever a work
 not read (a process gone between two reads) they read again themselves or count.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs

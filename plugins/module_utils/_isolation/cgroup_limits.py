@@ -18,9 +18,6 @@ A placement is a plain dict (it is stored in the state record)::
     {'path': 'nsops/web', 'directories': [...], 'created': [...], 'limits': {file: value}}
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

@@ -18,9 +18,6 @@
   same way in check mode, and carries it out.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import contextlib
 import errno

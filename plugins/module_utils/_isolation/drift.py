@@ -13,9 +13,6 @@ moved out of its cgroup, a persisted namespace unmounted. Each is repaired in pl
 without a restart, as the record describes it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 

@@ -25,9 +25,6 @@ missing binary is a clear message and no process is left behind. The parent retu
 as soon as the workload exec'd: nothing of the module stays attached to it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import time

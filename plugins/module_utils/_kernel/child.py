@@ -17,9 +17,6 @@ closes the parent's copy as end of file. A report is one JSON object per line, n
 than PIPE_BUF, so that two children writing the same pipe never interleave.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import fcntl
 import json

@@ -13,9 +13,6 @@ A target process is pinned by a directory fd of ``/proc/PID``: every namespace i
 opened relative to it, so a reused PID cannot slip in between the lookup and the exec.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

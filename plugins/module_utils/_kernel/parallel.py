@@ -21,9 +21,6 @@ touch the module's stdout and leave with ``os._exit``. The blocks of a child tha
 in any way are redone in the parent, so the result never depends on forking.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import marshal
 import os

@@ -7,9 +7,6 @@
 # change without notice.
 """Paths as a process inside another root directory sees them."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

@@ -14,9 +14,6 @@ fixture tree) and lets :class:`OSError` through, so that callers can tell a proc
 vanished mid-scan (normal) from one they may not read (counted) with :func:`classify`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

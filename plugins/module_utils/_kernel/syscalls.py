@@ -14,9 +14,6 @@ Every libc call goes through :func:`_check`, so a failure is an ``OSError`` nami
 call, with the errno the kernel gave.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import fcntl

@@ -30,9 +30,6 @@ setns, a vanished target or a command that is not found come back as clear messa
 and no process is left behind.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os
@@ -563,4 +560,3 @@ def _completed_result(completed):
         'timed_out': completed.timed_out,
         'duration': completed.duration,
     }
-

@@ -24,9 +24,6 @@ The parsers raise :class:`ProcParseError` for one bad line; the table readers sk
 count such lines. Processes that exit on the way are normal and never fatal.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

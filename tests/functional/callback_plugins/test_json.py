@@ -6,9 +6,6 @@ ansible-core 2.19 has no JSON stdout callback of its own and ansible.posix canno
 installed offline; the functional tests only need plays -> tasks -> hosts -> result.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = '''
 name: test_json

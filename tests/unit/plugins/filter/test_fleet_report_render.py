@@ -5,9 +5,6 @@
 """The fleet_report_html and fleet_report_markdown filters, which share one plugin file
 (the rendering itself: plugin_utils/test_fleet_report.py)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import pytest
 

@@ -4,9 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """namespace_exec through its main(): options, check mode, changed, and clear failures."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 

@@ -5,9 +5,6 @@
 """The fleet report: build_report (plugin_utils/_fleet_report.py) on namespace facts of the
 fixture /proc trees, and its HTML and Markdown views (_fleet_report_html.py, _fleet_report_markdown.py)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import json

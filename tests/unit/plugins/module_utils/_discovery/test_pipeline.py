@@ -4,9 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """discover() on fixture /proc trees (and once on the real /proc)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

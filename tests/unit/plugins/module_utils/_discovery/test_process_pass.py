@@ -4,9 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one pass over every /proc/PID: what a chunk reads, and that forked chunks add up."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import pathlib
 

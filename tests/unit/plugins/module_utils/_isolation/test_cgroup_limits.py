@@ -4,9 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests of cgroup placement planning on fixture hierarchies (v1, v2, hybrid)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 

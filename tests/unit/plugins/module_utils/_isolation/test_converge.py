@@ -5,9 +5,6 @@
 """Unit tests of the isolated_process logic that need no privileges: validation, spec
 hashing, the action decision, in-root path resolution, the state store and identity."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

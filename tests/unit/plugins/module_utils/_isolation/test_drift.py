@@ -5,9 +5,6 @@
 """Drift of a running isolated process from its record, on fixture files (the real
 cgroups and nsfs mounts are covered by tests/functional/test_isolated_process.py)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 

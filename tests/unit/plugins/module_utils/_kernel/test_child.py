@@ -4,9 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one fork protocol: exit codes, report lines, reading to the end, deadlines."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

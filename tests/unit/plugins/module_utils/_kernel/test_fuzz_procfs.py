@@ -5,9 +5,6 @@
 """Property tests: the parsers give a result or ProcParseError, and discover() on a fixture
 tree with fuzzed /proc files never raises and always returns facts matching the schema."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import functools
 import os

@@ -5,9 +5,6 @@
 """map_chunks/imap_chunks: forked workers share a queue of blocks and give the same
 result as a serial run, whatever fails."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import time

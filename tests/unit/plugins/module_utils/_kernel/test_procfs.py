@@ -7,9 +7,6 @@
 On real processes: tests/functional/test_procfs_live.py.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

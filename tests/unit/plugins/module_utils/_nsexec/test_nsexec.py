@@ -8,9 +8,6 @@ Runs that enter no namespace need no privileges; entering real namespaces is cov
 tests/functional/test_troubleshooting.py.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

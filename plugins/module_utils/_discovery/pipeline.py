@@ -55,7 +55,7 @@ class Discovery:
     """The state the steps share."""
 
     def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None,
-                 types=NS_TYPES):
+                 types=NS_TYPES, fd_links=()):
         self.root = ProcRoot(proc_root)
         self.sources = tuple(s for s in SOURCES if s in sources)
         self.types = tuple(t for t in NS_TYPES if t in types)
@@ -64,6 +64,8 @@ class Discovery:
         read = set(self.types) | ({'mnt'} if 'bind_mounts' in self.sources else set())
         self.link_names = tuple(t for t in NS_TYPES if t in read) + tuple(
             link for link, nstype in sorted(FOR_CHILDREN_LINKS.items()) if nstype in read)
+        # More fd link prefixes for the caller (socket_info: socket owners), read in the pass.
+        self.fd_links = tuple(fd_links)
         self.process_table = process_table or bool(pids)
         self.table_pids = set(pids) if pids else None
         self.is_procfs = False
@@ -116,9 +118,10 @@ def pass_plan(state):
     """What the one pass over every process reads, for the steps that will run."""
     want_fds = 'fds' in state.sources
     want_sockets = 'sockets' in state.sources and state.is_procfs and 'net' in state.types
+    prefixes = (_NS_PREFIXES if want_fds else ()) + (('socket:[',) if want_sockets else ())
     return process_pass.PassPlan(
         state.root, state.link_names,
-        fd_prefixes=(_NS_PREFIXES if want_fds else ()) + (('socket:[',) if want_sockets else ()),
+        fd_prefixes=prefixes + tuple(p for p in state.fd_links if p not in prefixes),
         relations=state.is_procfs,
         bind_mounts='bind_mounts' in state.sources,
         leader_details=True)
@@ -197,11 +200,12 @@ def scan_tasks(state):
 def scan_fds(state):
     """Open fds on namespace files, and (source ``sockets``) the netns of sockets."""
     seen_sockets = set()
+    want_sockets = 'sockets' in state.sources
     for pid, found in state.found.fd_refs:
         sockets = []
         for fd, text in found:
             if text.startswith('socket:['):
-                if text not in seen_sockets:
+                if want_sockets and text not in seen_sockets:
                     seen_sockets.add(text)
                     sockets.append(fd)
                 continue
@@ -448,8 +452,20 @@ def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pi
     ``types`` limits the namespace types reported (like ``lsns -t``); fewer types mean
     fewer links read per process.
     """
+    return _run(Discovery(proc_root, sources, process_table, pids, types))
+
+
+def discover_with_fd_links(proc_root, sources, types, fd_links):
+    """discover() that also returns what the same pass read of every process's fds: the
+    links starting with ``fd_links`` as ``(facts, fd_refs, fd_unreadable)``, with
+    ``fd_refs`` as ``[(pid, [(fd, link text)])]``."""
+    state = Discovery(proc_root, sources, types=types, fd_links=fd_links)
+    facts = _run(state)
+    return facts, state.found.fd_refs, state.found.fd_unreadable
+
+
+def _run(state):
     started = time.monotonic()
-    state = Discovery(proc_root, sources, process_table, pids, types)
     check_proc_root(state)
     for name, step in STEPS:
         wanted = _OPTIONAL.get(name)

@@ -52,16 +52,18 @@ class PassResult:
         self.chunks = []        # (rows, link sets) per worker, as they came; see read_chunk
         self.details = {}       # pid -> (cmdline, real uid) of possible leaders
         self.fd_refs = []       # (pid, [(fd, link text)])
+        self.fd_unreadable = 0  # processes whose fds could not be read (exited ones not counted)
         self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
         self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none)
         self._mount_readers = {}  # mnt inode -> the PID mountinfo was read from
 
     def add(self, part):
         """Merge one chunk's result of :func:`read_chunk`; returns its (rows, link sets)."""
-        rows, link_sets, details, fd_refs, relations, mountinfo = part
+        rows, link_sets, details, fd_refs, fd_unreadable, relations, mountinfo = part
         self.chunks.append((rows, link_sets))
         self.details.update(details)
         self.fd_refs.extend(fd_refs)
+        self.fd_unreadable += fd_unreadable
         self.relations.update(relations)
         # The lowest PID's mountinfo wins, as in a serial pass: processes of one mount
         # namespace see different mountinfo when chrooted.
@@ -71,13 +73,6 @@ class PassResult:
                 self._mount_readers[inode] = reader
                 self.mountinfo[inode] = text
         return rows, link_sets
-
-    def rows(self):
-        """Every row with its links dict: (pid, ppid, comm, starttime, threads, links),
-        or (pid, reason) for a process that could not be read."""
-        for rows, link_sets in self.chunks:
-            for row in rows:
-                yield row if len(row) == 2 else row[:5] + (link_sets[row[5]],)
 
 
 def run(plan, pids, imap_chunks):
@@ -108,6 +103,7 @@ def read_chunk(plan, pids):
     link_sets = []    # distinct links dicts of the chunk
     set_index = {}    # tuple(links.items()) -> index in link_sets
     fd_refs = []
+    fd_unreadable = 0
     relations = {}
     mountinfo = {}
     previous = (None, None)  # (links, index) of the last process: siblings come in a row
@@ -134,7 +130,9 @@ def read_chunk(plan, pids):
         rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, index))
         if fd_prefixes and not stat.kernel_thread:
             found = _fd_references(root, pid, fd_prefixes)
-            if found:
+            if found is None:
+                fd_unreadable += 1
+            elif found:
                 fd_refs.append((pid, found))
         if not new_set:
             continue  # these namespaces were looked at with an earlier process
@@ -147,7 +145,7 @@ def read_chunk(plan, pids):
             if want_relations and (nstype, inode) not in relations:
                 _describe_link(root, pid, name, nstype, inode, relations)
     details = _leader_details(root, rows) if plan.leader_details else {}
-    return rows, link_sets, details, fd_refs, relations, mountinfo
+    return rows, link_sets, details, fd_refs, fd_unreadable, relations, mountinfo
 
 
 def _leader_details(root, rows):
@@ -169,11 +167,12 @@ def _leader_details(root, rows):
 
 
 def _fd_references(root, pid, prefixes):
-    """[(fd, link text)] of the fds whose link starts with one of ``prefixes``."""
+    """[(fd, link text)] of the fds whose link starts with one of ``prefixes``; None
+    when they cannot be read (another user's without CAP_SYS_PTRACE), [] when it exited."""
     try:
         return list(procfs.read_fd_links(root, pid, prefixes).items())
-    except OSError:
-        return []  # exited, or fds of another user without CAP_SYS_PTRACE
+    except OSError as exc:
+        return [] if classify(exc) == procfs.VANISHED else None
 
 
 def _mountinfo(root, pid):

@@ -41,7 +41,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     SelectorError,
     check_pid,
 )
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import DiscoveryError, discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import DiscoveryError, discover_with_fd_links
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, get_nstype, open_ns
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     VANISHED,
@@ -49,9 +49,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     ProcRoot,
     classify,
     format_ns_ref,
-    list_pids,
     parse_ns_ref,
-    read_fd_links,
     read_net_table,
     read_ns_inode,
     read_status,
@@ -300,40 +298,36 @@ def _read_own_tables(names):
 
 
 class FdScan:
-    """What one pass over every process's ``/proc/PID/fd`` tells socket_info."""
+    """What the pass over every process's ``/proc/PID/fd`` tells socket_info."""
 
     def __init__(self):
         self.sockets = {}        # socket inode -> [(pid, fd)]
         self.netns_fds = {}      # net inode -> [(pid, fd)] of fds holding a network namespace
         self.unreadable = 0      # processes whose fds could not be read (exited ones not counted)
 
+    @classmethod
+    def from_links(cls, fd_refs, unreadable=0):
+        """Socket owners (``socket:[INODE]`` links) and netns held by fds (``net:[INODE]``)
+        from ``[(pid, [(fd, link text)])]``.
 
-def scan_fds(root, pids):
-    """Socket owners (``socket:[INODE]`` links) and netns held by fds (``net:[INODE]``).
-
-    A socket inode is global: its owners may live in any network namespace, so every
-    process is read. One pass serves both, so discovery is run without its own fd pass.
-    """
-    scan = FdScan()
-    for pid in pids:
-        try:
-            links = read_fd_links(root, pid)
-        except OSError as exc:
-            if classify(exc) != VANISHED:
-                scan.unreadable += 1
-            continue
-        for fd, text in links.items():
-            if text.startswith('socket:[') and text.endswith(']'):
-                try:
-                    scan.sockets.setdefault(int(text[8:-1]), []).append((pid, fd))
-                except ValueError:
-                    continue
-            elif text.startswith('net:['):
-                try:
-                    scan.netns_fds.setdefault(parse_ns_ref(text)[1], []).append((pid, fd))
-                except ProcParseError:
-                    continue
-    return scan
+        A socket inode is global: its owners may live in any network namespace, so the
+        links of every process are needed; discovery's own pass reads them.
+        """
+        scan = cls()
+        scan.unreadable = unreadable
+        for pid, links in fd_refs:
+            for fd, text in links:
+                if text.startswith('socket:[') and text.endswith(']'):
+                    try:
+                        scan.sockets.setdefault(int(text[8:-1]), []).append((pid, fd))
+                    except ValueError:
+                        continue
+                elif text.startswith('net:['):
+                    try:
+                        scan.netns_fds.setdefault(parse_ns_ref(text)[1], []).append((pid, fd))
+                    except ProcParseError:
+                        continue
+        return scan
 
 
 # ---------------------------------------------------------------------------- one namespace
@@ -568,11 +562,13 @@ def socket_info(proc_root, query):
 
 
 def _scan_host(root, notes):
-    """Discovery of the network namespaces and one pass over every process's fds."""
+    """Discovery of the network namespaces; its one pass over every process also reads
+    the socket and netns fds."""
     # mnt too: a bind-mounted netns is entered through a process of its mount namespace.
-    facts = discover(proc_root=root.path, sources=('bind_mounts',), types=('mnt', 'net'))
+    facts, fd_refs, unreadable = discover_with_fd_links(root.path, ('bind_mounts',), ('mnt', 'net'),
+                                                        ('socket:[', 'net:['))
     notes.extend(facts['discovery']['warnings'])
-    fds = scan_fds(root, list_pids(root))
+    fds = FdScan.from_links(fd_refs, unreadable)
     if fds.unreadable:
         notes.append('the open files of %d processes could not be read: their sockets show no owner '
                      '(run as root)' % fds.unreadable)

@@ -38,6 +38,13 @@ def full_plan(root, **kwargs):
     return process_pass.PassPlan(root, NS_LINKS, **options)
 
 
+def all_rows(result):
+    """Every row with its links dict: (pid, ppid, comm, starttime, threads, links), or
+    (pid, reason) for a process that could not be read."""
+    return [row if len(row) == 2 else row[:5] + (link_sets[row[5]],)
+            for rows, link_sets in result.chunks for row in rows]
+
+
 def serial(func, items):
     """imap_chunks stand-in: the whole list as one chunk, in process."""
     return iter([func(items)])
@@ -51,7 +58,7 @@ def merged(plan, pids, imap=serial):
 
 
 def test_rows_share_one_links_dict_per_distinct_set(root):
-    rows, link_sets, _details, _fds, _relations, _mountinfo = process_pass.read_chunk(full_plan(root), PIDS)
+    rows, link_sets = process_pass.read_chunk(full_plan(root), PIDS)[:2]
     assert [row[0] for row in rows] == PIDS
     by_pid = dict((row[0], row) for row in rows)
     # 200, 250 and 260 are in the container: one set; 1, 2, 100 and 600 share the host's.
@@ -64,7 +71,7 @@ def test_rows_share_one_links_dict_per_distinct_set(root):
 
 def test_results_come_back_with_links_dicts(root):
     result = merged(full_plan(root), PIDS)
-    links = dict((row[0], row[5]) for row in result.rows())
+    links = dict((row[0], row[5]) for row in all_rows(result))
     assert links[250] is links[260]  # shared, read-only
     assert links[1]['net'] == INIT['net'] and links[200]['mnt'] == C_MNT
 
@@ -150,7 +157,7 @@ def test_forked_chunks_add_up_to_the_serial_pass(root, monkeypatch):
 
     forked = merged(plan, PIDS, imap)
     assert len(forked.chunks) == 3 and len(alone.chunks) == 1
-    assert sorted(forked.rows()) == sorted(alone.rows())
+    assert sorted(all_rows(forked)) == sorted(all_rows(alone))
     assert sorted(forked.fd_refs) == sorted(alone.fd_refs)
     assert forked.mountinfo == alone.mountinfo  # from the lowest PID, as in one process
     # Chunks see other parents, so they may list more possible leaders, never fewer.

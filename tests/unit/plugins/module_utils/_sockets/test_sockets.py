@@ -18,7 +18,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._sockets import e
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import ContainerLookupError, SelectorError
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import (
     STATES, TCP_STATES, Query, QueryError, decode_address, empty_tcp_tables, parse_inet_line, parse_sockstat, parse_table,
-    parse_unix_line, read_net_tables, scan_fds, socket_info,
+    FdScan, parse_unix_line, read_net_tables, socket_info,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcParseError, ProcRoot
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.cgroups.fixture_tree import build_host
@@ -375,16 +375,15 @@ def test_read_net_tables_of_a_vanished_process_raises(tmp_path):
         read_net_tables(ProcRoot(str(tmp_path)), 5, ['udp'])
 
 
-def test_one_fd_scan_finds_socket_owners_and_held_namespaces(tmp_path):
-    proc = str(tmp_path)
-    add_fds(proc, 10, {0: '/dev/null', 3: 'socket:[100]', 4: 'socket:[200]', 5: 'socket:[bad]', 6: 'pipe:[100]',
-                       7: 'net:[4026532999]', 8: 'net:[oops]', 9: 'uts:[4026532998]'})
-    add_fds(proc, 11, {7: 'socket:[100]'})
-    os.makedirs(os.path.join(proc, '12'))        # exited between listdir and the fd read
-    scan = scan_fds(ProcRoot(proc), [10, 11, 12, 13])
+def test_fd_links_give_socket_owners_and_held_namespaces():
+    scan = FdScan.from_links([
+        (10, [(0, '/dev/null'), (3, 'socket:[100]'), (4, 'socket:[200]'), (5, 'socket:[bad]'), (6, 'pipe:[100]'),
+              (7, 'net:[4026532999]'), (8, 'net:[oops]'), (9, 'uts:[4026532998]')]),
+        (11, [(7, 'socket:[100]')]),
+    ], unreadable=2)
     assert scan.sockets == {100: [(10, 3), (11, 7)], 200: [(10, 4)]}
     assert scan.netns_fds == {4026532999: [(10, 7)]}
-    assert scan.unreadable == 0
+    assert scan.unreadable == 2
 
 
 # ---------------------------------------------------------------------------- socket_info on fixture hosts

@@ -102,9 +102,7 @@ def check_proc_root(state):
         raise ProcRootError('proc_root %s is not a procfs: expected a directory with a <PID>/stat file '
                             'per process, such as /proc or a host /proc mounted at /host/proc' % path)
     try:
-        real = os.path.realpath(path)
-        state.is_procfs = any(m.mount_point == real and m.fstype == 'proc'
-                              for m in procfs.parse_mountinfo(procfs.ProcRoot('/proc').read_text('self', 'mountinfo'), []))
+        state.is_procfs = procfs.is_procfs_mount(path)
     except OSError:
         state.is_procfs = False
     if state.is_procfs:
@@ -476,11 +474,7 @@ def _run(state):
 
 
 def _self_namespaces():
-    try:
-        links = procfs.read_ns_links(ProcRoot('/proc'), 'self', names=NS_TYPES)
-    except (OSError, ProcParseError):
-        return {}
-    return links
+    return dict((nstype, inode) for nstype, (dev, inode) in procfs.own_namespaces().items())
 
 
 def to_facts(state, duration):

@@ -96,8 +96,6 @@ def read_chunk(plan, pids):
     read_ns_links = procfs.read_ns_links
     names = plan.link_names
     fd_prefixes = plan.fd_prefixes
-    want_mountinfo = plan.bind_mounts
-    want_relations = plan.relations
     known = {}
     rows = []
     link_sets = []    # distinct links dicts of the chunk
@@ -134,18 +132,23 @@ def read_chunk(plan, pids):
                 fd_unreadable += 1
             elif found:
                 fd_refs.append((pid, found))
-        if not new_set:
-            continue  # these namespaces were looked at with an earlier process
-        for name, inode in links.items():
-            nstype = FOR_CHILDREN_LINKS.get(name, name)
-            if want_mountinfo and nstype == 'mnt' and inode not in mountinfo:
-                text = _mountinfo(root, pid)
-                if text is not None:
-                    mountinfo[inode] = (pid, text)
-            if want_relations and (nstype, inode) not in relations:
-                _describe_link(root, pid, name, nstype, inode, relations)
+        if new_set:  # else these namespaces were looked at with an earlier process
+            _first_visit(plan, pid, links, relations, mountinfo)
     details = _leader_details(root, rows) if plan.leader_details else {}
     return rows, link_sets, details, fd_refs, fd_unreadable, relations, mountinfo
+
+
+def _first_visit(plan, pid, links, relations, mountinfo):
+    """What is read once per namespace, through the first process met in it: nsfs
+    relations and the mountinfo of a mount namespace."""
+    for name, inode in links.items():
+        nstype = FOR_CHILDREN_LINKS.get(name, name)
+        if plan.bind_mounts and nstype == 'mnt' and inode not in mountinfo:
+            text = _mountinfo(plan.root, pid)
+            if text is not None:
+                mountinfo[inode] = (pid, text)
+        if plan.relations and (nstype, inode) not in relations:
+            _describe_link(plan.root, pid, name, nstype, inode, relations)
 
 
 def _leader_details(root, rows):

@@ -46,6 +46,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     ProcRoot,
     is_mount_point,
     own_cap_eff,
+    own_namespaces,
     read_boot_id,
     read_ns_links,
     read_stat,
@@ -384,8 +385,9 @@ def _in_map(identity, id_map):
 
 def build_launch(spec, store):
     """Check the spec against the host and turn it into a LaunchPlan (touches nothing)."""
+    kernel_types = own_namespaces()
     for nstype in spec['namespaces']:
-        if not os.path.exists('/proc/self/ns/' + nstype):
+        if nstype not in kernel_types:
             raise IsolationError('this kernel has no %s namespaces (time needs Linux 5.6): drop %s from namespaces'
                                  % (nstype, nstype))
     root = spec['root']

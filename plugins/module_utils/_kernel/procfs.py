@@ -601,11 +601,16 @@ def own_namespaces():
 
 
 def nsfs_dev():
-    """st_dev of nsfs, from the module's own namespace link (None without /proc)."""
-    try:
-        return os.stat('/proc/self/ns/net').st_dev
-    except OSError:
-        return None
+    """st_dev of nsfs, from the module's own namespace links (None without /proc)."""
+    for dev, dummy in own_namespaces().values():
+        return dev
+    return None
+
+
+def is_procfs_mount(path):
+    """True when ``path`` is where a procfs is mounted in the module's mount namespace."""
+    real = os.path.realpath(path)
+    return any(m.mount_point == real and m.fstype == 'proc' for m in read_mountinfo(ProcRoot(), 'self', errors=[]))
 
 
 # ---------------------------------------------------------------------------- misc

@@ -374,6 +374,8 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import RUNTIMES
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import Request, run
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import ContainerError
@@ -392,13 +394,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(Request.from_params(module.params, module.check_mode))
-    except ContainerError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    answer(module, run, lambda m: Request.from_params(m.params, m.check_mode), ContainerError)
 
 
 if __name__ == '__main__':

@@ -365,6 +365,8 @@ drift:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import (
     DEFAULT_CHDIR,
     DEFAULT_NAMESPACES,
@@ -425,13 +427,7 @@ def main():
         required_by={'memory_max': 'cgroup', 'pids_max': 'cgroup', 'cpu_weight': 'cgroup'},
         supports_check_mode=True,
     )
-    try:
-        result = run(Request.from_params(module.params, module.check_mode, module._diff))
-    except IsolationError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    answer(module, run, lambda m: Request.from_params(m.params, m.check_mode, m._diff), IsolationError)
 
 
 if __name__ == '__main__':

@@ -289,6 +289,8 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
     DEFAULT_CHDIR, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
 )
@@ -321,15 +323,7 @@ def main():
         required_one_of=[('pid', 'container_id', 'pod_uid', 'namespace_files')],
         supports_check_mode=True,
     )
-    try:
-        result = run(Request.from_params(module.params, module.check_mode))
-    except NamespaceExecError as exc:
-        for warning in exc.warnings:
-            module.warn(warning)
-        module.fail_json(msg=exc.msg, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    answer(module, run, lambda m: Request.from_params(m.params, m.check_mode), NamespaceExecError)
 
 
 if __name__ == '__main__':

@@ -242,6 +242,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (
     DEFAULT_SOURCES, SOURCES, DiscoveryError, Request, run,
 )
@@ -259,13 +261,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(Request.from_params(module.params, module.check_mode))
-    except DiscoveryError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    answer(module, run, lambda m: Request.from_params(m.params, m.check_mode), DiscoveryError)
 
 
 if __name__ == '__main__':

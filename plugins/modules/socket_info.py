@@ -307,6 +307,8 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import (
     PROTOCOLS, STATES, Query, SocketInfoError, run,
 )
@@ -326,13 +328,7 @@ def main():
         mutually_exclusive=[('pid', 'container_id'), ('pid', 'pod_uid')],
         supports_check_mode=True,
     )
-    try:
-        result = run(Query.from_params(module.params, module.check_mode))
-    except SocketInfoError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    answer(module, run, lambda m: Query.from_params(m.params, m.check_mode), SocketInfoError)
 
 
 if __name__ == '__main__':

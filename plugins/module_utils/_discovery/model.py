@@ -23,7 +23,7 @@ class Namespace:
 
     __slots__ = ('type', 'inode', 'ref', 'dev', 'pids', 'for_children', 'loose_threads', 'fds',
                  'sockets', 'bind_mounts', 'parent', 'children', 'owner', 'owner_uid',
-                 'hidden', 'leaders', 'ealdorman')
+                 'hidden', 'leaders', 'ealdorman', 'netnsid')
 
     def __init__(self, nstype, inode, dev=None, hidden=False):
         self.type = nstype
@@ -43,10 +43,12 @@ class Namespace:
         self.hidden = hidden      # found only by climbing parents/owners
         self.leaders = []
         self.ealdorman = None
+        self.netnsid = None       # its id in the module's network namespace (net only)
 
     def to_facts(self, processes):
         """The facts dict of this namespace; ``processes`` maps pid -> Process."""
-        ealdorman = processes.get(self.ealdorman) if self.ealdorman is not None else None
+        # pid, ppid, command, uid and user describe the lowest PID, as lsns shows them.
+        lowest = processes[min(self.pids)] if self.pids else None
         # Most reference lists are empty: skip sorting and building those.
         return {
             'type': self.type,
@@ -54,11 +56,14 @@ class Namespace:
             'dev': self.dev,
             'ref': self.ref,
             'nprocs': len(self.pids),
-            'pid': min(self.pids) if self.pids else None,
+            'pid': lowest.pid if lowest else None,
+            'ppid': lowest.ppid if lowest else None,
+            'command': lowest.command if lowest else None,
+            'uid': lowest.owner_uid if lowest else None,
+            'user': lowest.user if lowest else None,
+            'netnsid': self.netnsid,
             'leaders': sorted(self.leaders) if self.leaders else [],
             'ealdorman': self.ealdorman,
-            'command': ealdorman.command if ealdorman else None,
-            'uid': ealdorman.uid if ealdorman else None,
             'owner': self.owner.ref if self.owner else None,
             'owner_uid': self.owner_uid,
             'parent': self.parent.ref if self.parent else None,
@@ -77,7 +82,8 @@ class Namespace:
 class Process:
     """One process: what the discovery read of it."""
 
-    __slots__ = ('pid', 'ppid', 'comm', 'starttime', 'links', 'uid', 'cmdline', 'nspid', 'cgroup', 'num_threads')
+    __slots__ = ('pid', 'ppid', 'comm', 'starttime', 'links', 'uid', 'owner_uid', 'user', 'cmdline', 'nspid',
+                 'cgroup', 'num_threads')
 
     def __init__(self, pid, ppid, comm, starttime, links):
         self.pid = pid
@@ -85,7 +91,9 @@ class Process:
         self.comm = comm
         self.starttime = starttime
         self.links = links        # ns link name -> inode
-        self.uid = None           # filled for ealdormen and the process table
+        self.uid = None           # real UID, for the process table
+        self.owner_uid = None     # as lsns shows it (see procfs.read_owner_uid), for lowest PIDs
+        self.user = None          # its name
         self.cmdline = None
         self.nspid = None
         self.cgroup = None

@@ -16,6 +16,7 @@ processes that vanish or cannot be read: they are counted, never fatal.
 
 
 import os
+import pwd
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import check_pids
@@ -122,7 +123,8 @@ def pass_plan(state):
         fd_prefixes=prefixes + tuple(p for p in state.fd_links if p not in prefixes),
         relations=state.is_procfs,
         bind_mounts='bind_mounts' in state.sources,
-        leader_details=True)
+        leader_details=True,
+        live=state.is_procfs)
 
 
 def scan_processes(state, plan=None):
@@ -197,15 +199,13 @@ def scan_tasks(state):
 
 def scan_fds(state):
     """Open fds on namespace files, and (source ``sockets``) the netns of sockets."""
-    seen_sockets = set()
     want_sockets = 'sockets' in state.sources
+    holders = {}    # socket link text -> [(pid, fd)], in PID order
     for pid, found in state.found.fd_refs:
-        sockets = []
         for fd, text in found:
             if text.startswith('socket:['):
-                if want_sockets and text not in seen_sockets:
-                    seen_sockets.add(text)
-                    sockets.append(fd)
+                if want_sockets:
+                    holders.setdefault(text, []).append((pid, fd))
                 continue
             try:
                 nstype, inode = parse_ns_ref(text)
@@ -214,34 +214,55 @@ def scan_fds(state):
                 continue
             if nstype in state.types:
                 state.namespace(nstype, inode).fds.append((pid, fd))
-        if sockets:
-            _socket_namespaces(state, pid, sockets)
+    if holders:
+        _socket_namespaces(state, holders)
 
 
-def _socket_namespaces(state, pid, fds):
-    """Ask the kernel which netns each socket lives in (pidfd_getfd + SIOCGSKNS)."""
+def _socket_namespaces(state, holders):
+    """Ask the kernel which netns each socket lives in (pidfd_getfd + SIOCGSKNS), through
+    its first holder, or the next one when that fails (it exited, or closed the fd)."""
+    pending = dict((text, list(pids)) for text, pids in holders.items())
+    while pending:
+        by_pid = {}
+        for text, left in pending.items():
+            pid, fd = left.pop(0)
+            by_pid.setdefault(pid, []).append((fd, text))
+        failed = set()
+        for pid in sorted(by_pid):
+            failed.update(_ask_sockets(state, pid, by_pid[pid]))
+        pending = dict((text, pending[text]) for text in failed if pending[text])
+
+
+def _ask_sockets(state, pid, sockets):
+    """Record the netns of each ``(fd, text)`` socket of ``pid``; the texts that failed.
+    A network namespace seen here for the first time is described while its fd is open:
+    a netns held only by sockets has no other way in."""
     try:
         pidfd = syscalls.pidfd_open(pid)
     except OSError:
-        return
+        return [text for fd, text in sockets]
+    failed = []
     try:
-        for fd in fds:
+        for fd, text in sockets:
+            sock = netns_fd = None
             try:
                 sock = syscalls.pidfd_getfd(pidfd, fd)
-            except OSError:
-                continue
-            netns_fd = None
-            try:
                 netns_fd = syscalls.socket_netns(sock)
-                if netns_fd is not None:
-                    state.namespace('net', syscalls.ns_ident(netns_fd)[1]).sockets.append((pid, fd))
+                if netns_fd is None:
+                    failed.append(text)
+                    continue
+                inode = syscalls.ns_ident(netns_fd)[1]
+                state.namespace('net', inode).sockets.append((pid, fd))
+                if ('net', inode) not in state.found.relations:
+                    _describe_quietly(netns_fd, 'net', inode, state.found.relations)
             except OSError:
-                pass
+                failed.append(text)
             finally:
                 syscalls.close_quietly(netns_fd)
                 syscalls.close_quietly(sock)
     finally:
         syscalls.close_quietly(pidfd)
+    return failed
 
 
 def scan_bind_mounts(state):
@@ -276,6 +297,13 @@ def _record_bind_mounts(state, mnt_ref, text):
             state.namespace(nstype, inode).bind_mounts.append((mnt_ref, mount.mount_point))
 
 
+def _describe_quietly(fd, nstype, inode, relations):
+    try:
+        process_pass.describe(fd, nstype, inode, relations)
+    except OSError:
+        pass  # the kernel refused an ioctl: this namespace stays without relations
+
+
 def resolve_hierarchy(state):
     """Parents (pid, user), owning user namespaces and owner UIDs through nsfs ioctls:
     the process pass asked them for every namespace a process is in; the namespaces
@@ -290,13 +318,11 @@ def resolve_hierarchy(state):
         if fd is None:
             continue
         try:
-            process_pass.describe(fd, ns.type, ns.inode, relations)
-        except OSError:
-            pass  # the kernel refused an ioctl: this namespace stays without relations
+            _describe_quietly(fd, ns.type, ns.inode, relations)
         finally:
             syscalls.close_quietly(fd)
     # Namespaces first met here (hidden ancestors and owners) are created hidden.
-    for (nstype, inode), (parent, owner, owner_uid) in relations.items():
+    for (nstype, inode), (parent, owner, owner_uid, netnsid) in relations.items():
         ns = state.namespace(nstype, inode, hidden=True)
         if parent is not None:
             ns.parent = state.namespace(nstype, parent, hidden=True)
@@ -304,6 +330,7 @@ def resolve_hierarchy(state):
         if owner is not None:
             ns.owner = state.namespace('user', owner, hidden=True)
         ns.owner_uid = owner_uid
+        ns.netnsid = netnsid
 
 
 def _open_paths(state, ns):
@@ -351,13 +378,36 @@ def pick_leaders(state):
     for ns in namespaces.values():
         if ns.pids:
             ns.ealdorman = min(ns.leaders or ns.pids, key=lambda p: (procs[p].starttime, p))
+
+
+def describe_lowest(state):
+    """lsns's columns of each namespace come from its lowest PID: its command line and
+    the UID and user lsns shows (the owner of /proc/PID)."""
+    procs = state.processes
     details = state.found.details  # read by the process pass for possible leaders
-    for pid in set(ns.ealdorman for ns in namespaces.values() if ns.ealdorman is not None):
+    users = {}
+    for pid in set(min(ns.pids) for ns in state.namespaces.values() if ns.pids):
         proc = procs[pid]
         if pid in details:
-            proc.cmdline, proc.uid = details[pid]
+            proc.cmdline, proc.owner_uid = details[pid]
         else:
-            _read_details(state, proc, table=False)
+            try:
+                proc.cmdline = procfs.read_cmdline(state.root, pid)
+                proc.owner_uid = procfs.read_owner_uid(state.root, pid, state.is_procfs)
+            except (OSError, ProcParseError) as exc:
+                if classify(exc) == MALFORMED:
+                    state.malformed_files += 1
+                continue
+        if proc.owner_uid not in users:
+            users[proc.owner_uid] = _user_name(proc.owner_uid)
+        proc.user = users[proc.owner_uid]
+
+
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError, TypeError):
+        return None
 
 
 def find_initial(state):
@@ -435,6 +485,7 @@ STEPS = (
     ('bind_mounts', scan_bind_mounts),
     ('hierarchy', resolve_hierarchy),
     ('leaders', pick_leaders),
+    ('lowest', describe_lowest),
     ('initial', find_initial),
     ('process_table', build_process_table),
     ('warnings', add_warnings),

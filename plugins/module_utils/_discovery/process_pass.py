@@ -36,10 +36,11 @@ class PassPlan:
     """What the pass reads. Plain attributes: it travels to the workers by fork."""
 
     def __init__(self, root, link_names, fd_prefixes=(), relations=False, bind_mounts=False,
-                 leader_details=False):
+                 leader_details=False, live=False):
         self.root = root
         self.link_names = tuple(link_names)
-        self.leader_details = leader_details    # cmdline and uid of possible leaders
+        self.leader_details = leader_details    # cmdline and owner uid of possible leaders
+        self.live = live                        # a live procfs: /proc/PID owners mean something
         self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep (none: no fd scan)
         self.relations = relations              # nsfs ioctls (a live procfs only)
         self.bind_mounts = bind_mounts          # mountinfo of each mount namespace
@@ -134,7 +135,7 @@ def read_chunk(plan, pids):
                 fd_refs.append((pid, found))
         if new_set:  # else these namespaces were looked at with an earlier process
             _first_visit(plan, pid, links, relations, mountinfo)
-    details = _leader_details(root, rows) if plan.leader_details else {}
+    details = _leader_details(root, rows, plan.live) if plan.leader_details else {}
     return rows, link_sets, details, fd_refs, fd_unreadable, relations, mountinfo
 
 
@@ -151,7 +152,7 @@ def _first_visit(plan, pid, links, relations, mountinfo):
             _describe_link(plan.root, pid, name, nstype, inode, relations)
 
 
-def _leader_details(root, rows):
+def _leader_details(root, rows, live):
     """pid -> (cmdline, real uid) of each process that may lead a namespace: its parent
     is not in this chunk, or has other links. Unreadable ones are left to the caller."""
     index_of = dict((row[0], row[5]) for row in rows if len(row) > 2)  # this worker's
@@ -162,7 +163,7 @@ def _leader_details(root, rows):
         pid = row[0]
         try:
             cmdline = procfs.read_cmdline(root, pid)
-            uid = procfs.read_real_uid(root, pid)
+            uid = procfs.read_owner_uid(root, pid, live)
         except (OSError, ProcParseError):
             continue
         details[pid] = (cmdline, uid)
@@ -204,9 +205,9 @@ def _describe_link(root, pid, name, nstype, inode, relations):
 
 
 def describe(fd, nstype, inode, relations):
-    """Record ``(parent, owner, owner uid)`` of the namespace open at ``fd`` and of every
-    ancestor and owner reached from it that is not recorded yet."""
-    parent = owner = owner_uid = None
+    """Record ``(parent, owner, owner uid, netnsid)`` of the namespace open at ``fd`` and
+    of every ancestor and owner reached from it that is not recorded yet."""
+    parent = owner = owner_uid = netnsid = None
     if nstype in HIERARCHICAL_TYPES:
         parent = _follow(syscalls.get_parent(fd), nstype, relations)
     if nstype == 'user':
@@ -214,7 +215,12 @@ def describe(fd, nstype, inode, relations):
         owner_uid = syscalls.get_owner_uid(fd)
     else:
         owner = _follow(syscalls.get_userns(fd), 'user', relations)
-    relations[(nstype, inode)] = (parent, owner, owner_uid)
+    if nstype == 'net':
+        try:
+            netnsid = syscalls.netns_id(fd)
+        except OSError:
+            netnsid = None
+    relations[(nstype, inode)] = (parent, owner, owner_uid, netnsid)
 
 
 def _follow(fd, nstype, relations):

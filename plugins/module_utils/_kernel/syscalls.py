@@ -247,6 +247,45 @@ def clone_flags(types):
     return mask
 
 
+# rtnetlink: the id a network namespace has in ours (ip netns list-id, lsns NETNSID).
+RTM_NEWNSID = 88
+RTM_GETNSID = 90
+NLMSG_ERROR = 2
+NLM_F_REQUEST = 1
+NETNSA_NSID = 1
+NETNSA_FD = 3
+_NLMSG_HEADER = struct.Struct('=IHHII')
+_NLA_HEADER = struct.Struct('=HH')
+
+
+def netns_id(fd):
+    """The id (nsid) the network namespace open at ``fd`` has in the caller's network
+    namespace, or None when it has none; OSError when the kernel refuses the request."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+    try:
+        payload = struct.pack('=B3x', socket.AF_UNSPEC) + _NLA_HEADER.pack(8, NETNSA_FD) + struct.pack('=I', fd)
+        sock.send(_NLMSG_HEADER.pack(_NLMSG_HEADER.size + len(payload), RTM_GETNSID, NLM_F_REQUEST, 1, 0) + payload)
+        reply = sock.recv(65536)
+    finally:
+        sock.close()
+    length, kind = _NLMSG_HEADER.unpack_from(reply)[:2]
+    if kind == NLMSG_ERROR:
+        error = struct.unpack_from('=i', reply, _NLMSG_HEADER.size)[0]
+        raise OSError(-error, 'RTM_GETNSID: %s' % os.strerror(-error))
+    if kind != RTM_NEWNSID:
+        raise OSError(errno.EPROTO, 'RTM_GETNSID: unexpected reply type %d' % kind)
+    offset = _NLMSG_HEADER.size + 4  # struct rtgenmsg, aligned
+    while offset + _NLA_HEADER.size <= min(length, len(reply)):
+        attr_len, attr_type = _NLA_HEADER.unpack_from(reply, offset)
+        if attr_len < _NLA_HEADER.size:
+            break
+        if attr_type == NETNSA_NSID:
+            nsid = struct.unpack_from('=i', reply, offset + _NLA_HEADER.size)[0]
+            return None if nsid < 0 else nsid  # NETNSA_NSID_NOT_ASSIGNED is -1
+        offset += (attr_len + 3) & ~3
+    return None
+
+
 def close_quietly(fd):
     if fd is not None:
         try:

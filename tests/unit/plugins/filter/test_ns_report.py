@@ -21,8 +21,9 @@ from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
 def ns(nstype, inode, nprocs=1, pid=None, command=None, parent=None, children=(), **extra):
     record = {
         'type': nstype, 'inode': inode, 'dev': 4, 'ref': '%s:[%d]' % (nstype, inode),
-        'nprocs': nprocs, 'pid': pid, 'leaders': [pid] if pid else [], 'ealdorman': pid,
-        'command': command, 'uid': 0 if pid else None, 'owner': None, 'owner_uid': None,
+        'nprocs': nprocs, 'pid': pid, 'ppid': 0 if pid else None, 'leaders': [pid] if pid else [], 'ealdorman': pid,
+        'command': command, 'uid': 0 if pid else None, 'user': 'root' if pid else None, 'netnsid': None,
+        'owner': None, 'owner_uid': None,
         'parent': parent, 'children': list(children), 'hidden': False, 'for_children': [],
         'loose_threads': [], 'fds': [], 'sockets': [], 'bind_mounts': [],
     }
@@ -169,7 +170,7 @@ class TestReport:
         pid_lines = section(text, 'PID namespaces')
         assert pid_lines[0] == 'PID namespaces (tree, 3 roots)'
         assert any(line.startswith('  pid:[%d]  6 procs  pid 1  /sbin/init' % INIT['pid']) for line in pid_lines)
-        assert any(line.startswith('  pid:[%d]  3 procs  pid 200  nginx: master process' % C_PID) for line in pid_lines)
+        assert any(line.startswith('  pid:[%d]  3 procs  pid 200  sleep infinity' % C_PID) for line in pid_lines)
         assert any(line.startswith('  pid:[%d]  0 procs  [1 for_children]' % UNJOINED_PID) for line in pid_lines)
         assert '      bind mount /run/netns/blue (in mnt:[%d])' % INIT['mnt'] in text
         assert 'net:[%d]  0 procs  [1 bind mount]  -' % BIND_NET in text

@@ -112,8 +112,8 @@ class TestContainerHost:
             assert record['leaders'] == [200, 250], nstype   # 260's parent 200 is inside
             # oldest *leader* by starttime (250 at 600), not the oldest member (260 at 50)
             assert record['ealdorman'] == 250, nstype
-            assert record['command'] == 'nginx: master process', nstype
-            assert record['uid'] == 101, nstype
+            # pid, ppid, command, uid and user all describe the lowest PID, as in lsns
+            assert (record['ppid'], record['command'], record['uid']) == (100, 'sleep infinity', 0), nstype
 
     def test_pid_for_children_names_an_unjoined_namespace(self, host_facts):
         record = host_facts['namespaces'][ref('pid', UNJOINED_PID)]

@@ -174,8 +174,10 @@ def _member_lists(state, links):
 
 
 def scan_tasks(state):
-    """Threads whose namespaces differ from their process's (setns by one thread)."""
+    """Threads whose namespaces differ from their process's (setns by one thread), and
+    the namespaces their *_for_children links name."""
     root = state.root
+    names = state.types + tuple(link for link, nstype in sorted(FOR_CHILDREN_LINKS.items()) if nstype in state.types)
     for pid, proc in list(state.processes.items()):
         if proc.num_threads == 1 and state.is_procfs:
             continue  # single-threaded when stat was read (a live procfs): no thread can differ
@@ -187,14 +189,20 @@ def scan_tasks(state):
             if tid == pid:
                 continue
             try:
-                links = procfs.read_ns_links(root, pid, tid, state.types)
+                links = procfs.read_ns_links(root, pid, tid, names)
             except (OSError, ProcParseError) as exc:
                 if classify(exc) == MALFORMED:
                     state.malformed_files += 1
                 continue
-            for nstype, inode in links.items():
-                if inode != proc.links.get(nstype):
-                    state.namespace(nstype, inode).loose_threads.append((pid, tid))
+            for name, inode in links.items():
+                if inode == proc.links.get(name):
+                    continue
+                if name in FOR_CHILDREN_LINKS:
+                    nstype = FOR_CHILDREN_LINKS[name]
+                    if inode != links.get(nstype) and pid not in state.namespace(nstype, inode).for_children:
+                        state.namespace(nstype, inode).for_children.append(pid)
+                else:
+                    state.namespace(name, inode).loose_threads.append((pid, tid))
 
 
 def scan_fds(state):

@@ -112,6 +112,8 @@ def read_chunk(plan, pids):
             # Kernel threads too: they need not share kthreadd's namespaces (kdevtmpfs
             # has a mount namespace of its own).
             links = read_ns_links(root, pid, names=names, known=known)
+            if stat.state == 'Z' and stat.num_threads > 1:
+                links = _links_of_live_task(root, pid, names, known, links)
         except (OSError, ProcParseError) as exc:
             rows.append((pid, classify(exc)))
             continue
@@ -137,6 +139,19 @@ def read_chunk(plan, pids):
             _first_visit(plan, pid, links, relations, mountinfo)
     details = _leader_details(root, rows, plan.live) if plan.leader_details else {}
     return rows, link_sets, details, fd_refs, fd_unreadable, relations, mountinfo
+
+
+def _links_of_live_task(root, pid, names, known, leader_links):
+    """The links of a process whose thread-group leader is a zombie while other threads
+    live: the leader keeps only its pid and user links, a live thread has them all."""
+    for tid in procfs.list_tids(root, pid):
+        if tid == pid:
+            continue
+        try:
+            return procfs.read_ns_links(root, pid, tid, names, known)
+        except (OSError, ProcParseError):
+            continue  # exited meanwhile: the next thread
+    return leader_links
 
 
 def _first_visit(plan, pid, links, relations, mountinfo):

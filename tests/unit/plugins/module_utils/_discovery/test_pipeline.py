@@ -353,6 +353,32 @@ class TestLeaders:
         assert facts['roots'] == {'pid': [], 'user': []}
 
 
+class TestThreadsAndZombies:
+
+    def test_a_threads_pid_for_children_names_its_namespace(self, proc_dir):
+        tree = basic_host(proc_dir)
+        tree.add_process(70, ppid=1, starttime=70, threads={71: {}})
+        os.unlink(os.path.join(tree.path, '70', 'task', '71', 'ns', 'pid_for_children'))
+        tree.link('70/task/71/ns/pid_for_children', 'pid:[4026599999]')
+        facts = run(tree)
+        record = facts['namespaces'][ref('pid', 4026599999)]
+        assert (record['nprocs'], record['for_children']) == (0, [70])
+        assert not any(ns['loose_threads'] for ns in facts['namespaces'].values())
+
+    def test_a_zombie_leader_with_live_threads_is_where_its_threads_are(self, proc_dir):
+        # A zombie thread-group leader keeps only its pid and user links.
+        tree = basic_host(proc_dir)
+        tree.add_process(80, comm='worker', ppid=1, starttime=80, ns={'net': 88, 'uts': 89}, threads={81: {}},
+                         stat=stat_text(80, 'worker', state='Z', ppid=1, starttime=80, num_threads=2),
+                         ns_names=('pid', 'user'))
+        tree.add_process(90, ppid=80, starttime=90, ns={'net': 88, 'uts': 89})
+        facts = run(tree)
+        for nstype, inode in (('net', 88), ('uts', 89)):
+            record = facts['namespaces'][ref(nstype, inode)]
+            assert (record['nprocs'], record['leaders'], record['loose_threads']) == (2, [80], []), nstype
+        assert not any(ns['loose_threads'] for ns in facts['namespaces'].values())
+
+
 # ---------------------------------------------------------------------------- proc_root
 
 class TestProcRoot:

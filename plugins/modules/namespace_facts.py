@@ -222,8 +222,10 @@ ansible_facts:
             - The process table, sorted by PID, limited to O(pids) when given.
             - C(nspid) is the PID in each PID namespace from the outermost visible to the
               innermost; C(namespaces) maps type to inode; C(for_children) maps
-              C(pid_for_children)/C(time_for_children) to inode; C(cgroup) is the cgroup v2
-              path, else the C(name=systemd) one, else the first controller's.
+              C(pid_for_children)/C(time_for_children) to inode, both for the O(types) asked
+              for; C(cgroup) is the path of the cgroup v1 C(cpu) controller, else of C(freezer),
+              else the cgroup v2 path (as lxkns picks it), else the C(name=systemd) one, else
+              the first line's.
           returned: when O(processes) is true or O(pids) is given
           type: list
           elements: dict

@@ -12,7 +12,11 @@ The facts shape is published as JSON Schema in
 """
 
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES, format_ns_ref
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
+    FOR_CHILDREN_LINKS,
+    NS_TYPES,
+    format_ns_ref,
+)
 
 # Namespace types that form a hierarchy (NS_GET_PARENT works on them).
 HIERARCHICAL_TYPES = ('pid', 'user')
@@ -106,7 +110,9 @@ class Process:
             return ' '.join(self.cmdline)
         return self.comm
 
-    def to_facts(self):
+    def to_facts(self, types=NS_TYPES):
+        """The process table row; ``types``: the namespace types asked for (the links read
+        for other reasons, mnt for bind mounts, are left out)."""
         return {
             'pid': self.pid,
             'ppid': self.ppid,
@@ -115,7 +121,8 @@ class Process:
             'starttime': self.starttime,
             'uid': self.uid,
             'nspid': self.nspid,
-            'namespaces': dict((name, inode) for name, inode in self.links.items() if name in NS_TYPES),
-            'for_children': dict((name, inode) for name, inode in self.links.items() if name not in NS_TYPES),
+            'namespaces': dict((name, inode) for name, inode in self.links.items() if name in types),
+            'for_children': dict((name, inode) for name, inode in self.links.items()
+                                 if name in FOR_CHILDREN_LINKS and FOR_CHILDREN_LINKS[name] in types),
             'cgroup': self.cgroup,
         }

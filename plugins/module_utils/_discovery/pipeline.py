@@ -458,7 +458,12 @@ def _read_details(state, proc, table):
 
 
 def _cgroup_path(entries):
-    """One path per process: the v2 one, else name=systemd, else the first controller's."""
+    """One path per process, as lxkns picks it: the v1 cpu controller's, else the v1
+    freezer's, else the v2 one, else name=systemd, else the first line's."""
+    for controller in ('cpu', 'freezer'):
+        for entry in entries:
+            if controller in entry.controllers:
+                return entry.path
     unified = procfs.unified_cgroup_path(entries)
     if unified is not None:
         return unified
@@ -573,7 +578,7 @@ def to_facts(state, duration):
                       for t in HIERARCHICAL_TYPES),
     }
     if state.process_table:
-        facts['processes'] = [proc.to_facts() for pid, proc in sorted(state.processes.items())
+        facts['processes'] = [proc.to_facts(state.types) for pid, proc in sorted(state.processes.items())
                               if state.table_pids is None or pid in state.table_pids]
     return facts
 

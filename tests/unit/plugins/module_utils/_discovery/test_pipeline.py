@@ -287,14 +287,22 @@ class TestProcessTable:
         facts = run(host, process_table=True, pids=[1])
         assert [p['pid'] for p in facts['processes']] == [1]
 
+    def test_the_table_has_only_the_types_asked_for(self, host):
+        # mnt links are read for bind mounts; they are not asked for here.
+        facts = run(host, process_table=True, types=('net', 'pid'), sources=('tasks', 'fds', 'bind_mounts'))
+        assert all(set(p['namespaces']) == {'net', 'pid'} for p in facts['processes'])
+        assert all(set(p['for_children']) == {'pid_for_children'} for p in facts['processes'])
+
     def test_unknown_pids_give_empty_table(self, host):
         facts = run(host, pids=[424242])
         assert facts['processes'] == []
 
     @pytest.mark.parametrize('text, expected', [
-        (cgroup_v1_text('/docker/abc', systemd_path='/system.slice/docker-abc.scope'), '/system.slice/docker-abc.scope'),
+        (cgroup_v1_text('/docker/abc', systemd_path='/system.slice/docker-abc.scope'), '/docker/abc'),
+        ('12:pids:/first\n11:memory:/second\n1:name=systemd:/third\n', '/third'),
         ('12:pids:/first\n11:memory:/second\n', '/first'),
-        (cgroup_hybrid_text('/v1/path', '/v2/path'), '/v2/path'),
+        ('12:pids:/first\n3:freezer:/frozen\n0::/v2\n', '/frozen'),
+        (cgroup_hybrid_text('/v1/path', '/v2/path'), '/v1/path'),
         ('0::/only/v2\n', '/only/v2'),
         ('', None),
     ])

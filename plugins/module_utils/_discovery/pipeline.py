@@ -21,6 +21,7 @@ import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import check_pids
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES, Namespace, Process
+from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import enter
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import process_pass
@@ -274,21 +275,52 @@ def _ask_sockets(state, pid, sockets):
 
 
 def scan_bind_mounts(state):
-    """nsfs bind mounts, read from the mountinfo of every mount namespace."""
+    """nsfs bind mounts, read from the mountinfo of every mount namespace: those of
+    processes, and (a backlog, as lxkns keeps it) those only a thread, an fd or a bind
+    mount holds, which may reveal more mount namespaces in turn."""
+    done = set()
+    while True:
+        backlog = [ns for (nstype, inode), ns in list(state.namespaces.items())
+                   if nstype == 'mnt' and inode not in done]
+        if not backlog:
+            return
+        for ns in backlog:
+            done.add(ns.inode)
+            text = _mountinfo_of(state, ns)
+            if text and ' - nsfs ' in text:
+                _record_bind_mounts(state, ns.ref, text)
+
+
+def _mountinfo_of(state, ns):
+    """The mountinfo text of a mount namespace: read by the pass, through one of its
+    processes or threads, or by a child that enters it; None when none works."""
     root = state.root
-    mountinfo = state.found.mountinfo
-    for (nstype, inode), ns in list(state.namespaces.items()):
-        if nstype != 'mnt':
-            continue
-        text = mountinfo.get(inode)
-        for pid in ns.pids if text is None else ():
-            try:
-                text = root.read_text(str(pid), 'mountinfo')
-            except OSError:
-                continue  # try the next process of this mount namespace
-            break
-        if text and ' - nsfs ' in text:
-            _record_bind_mounts(state, ns.ref, text)
+    text = state.found.mountinfo.get(ns.inode)
+    if text is not None:
+        return text
+    parts = [(str(pid), 'mountinfo') for pid in ns.pids]
+    parts += [(str(pid), 'task', str(tid), 'mountinfo') for pid, tid in ns.loose_threads]
+    for part in parts:
+        try:
+            return root.read_text(*part)
+        except OSError:
+            continue  # exited: try the next one
+    if not state.is_procfs or not (ns.fds or ns.bind_mounts):
+        return None
+    fd = _open_namespace(state, ns)
+    if fd is None:
+        return None
+    try:
+        data = enter.call_in_namespaces([('mnt', fd)], _own_mountinfo)
+    except enter.EnterError:
+        return None
+    finally:
+        syscalls.close_quietly(fd)
+    return data.decode('utf-8', 'surrogateescape')
+
+
+def _own_mountinfo():  # pragma: no cover - runs in the child
+    return ProcRoot('/proc').read_text('self', 'mountinfo').encode('utf-8', 'surrogateescape')
 
 
 def _record_bind_mounts(state, mnt_ref, text):

@@ -373,6 +373,15 @@ class TestThreadsAndZombies:
         assert (record['nprocs'], record['for_children']) == (0, [70])
         assert not any(ns['loose_threads'] for ns in facts['namespaces'].values())
 
+    def test_a_mount_namespace_only_a_thread_is_in_is_searched_for_bind_mounts(self, proc_dir):
+        tree = basic_host(proc_dir)
+        tree.add_process(75, ppid=1, starttime=75, threads={76: {'mnt': 4026599001}})
+        tree.write('75/task/76/mountinfo', BASE_MOUNTINFO + nsfs_mount_line(700, 'net', 4026599002, '/run/netns/t'))
+        facts = run(tree)
+        assert facts['namespaces'][ref('mnt', 4026599001)]['loose_threads'] == [{'pid': 75, 'tid': 76}]
+        assert facts['namespaces'][ref('net', 4026599002)]['bind_mounts'] == [
+            {'mnt_ns': ref('mnt', 4026599001), 'path': '/run/netns/t'}]
+
     def test_a_zombie_leader_with_live_threads_is_where_its_threads_are(self, proc_dir):
         # A zombie thread-group leader keeps only its pid and user links.
         tree = basic_host(proc_dir)

@@ -23,6 +23,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model 
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import process_pass
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import mounts
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     DENIED, MALFORMED, NS_TYPES, OTHER, VANISHED, FOR_CHILDREN_LINKS,
@@ -55,7 +56,7 @@ class Discovery:
     """The state the steps share."""
 
     def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None,
-                 types=NS_TYPES, fd_links=()):
+                 types=NS_TYPES, fd_links=(), mount_tables=False):
         self.root = ProcRoot(proc_root)
         self.sources = tuple(s for s in SOURCES if s in sources)
         self.types = tuple(t for t in NS_TYPES if t in types)
@@ -78,6 +79,9 @@ class Discovery:
         self.initial = {}
         self.initial_source = None
         self.found = None         # process_pass.PassResult of the process step
+        self.want_mounts = mount_tables and 'mnt' in self.types  # option mounts: see _discovery.mounts
+        self.mount_tables = None  # mounts.MountTables when asked for
+        self.asked_mounts = mount_tables
 
     def namespace(self, nstype, inode, hidden=False):
         key = (nstype, inode)
@@ -122,7 +126,8 @@ def pass_plan(state):
         fd_prefixes=prefixes + tuple(p for p in state.fd_links if p not in prefixes),
         relations=state.is_procfs,
         bind_mounts='bind_mounts' in state.sources,
-        leader_details=True)
+        leader_details=True,
+        mounts=state.want_mounts)
 
 
 def scan_processes(state, plan=None):
@@ -274,6 +279,11 @@ def _record_bind_mounts(state, mnt_ref, text):
             continue
         if nstype in state.types:
             state.namespace(nstype, inode).bind_mounts.append((mnt_ref, mount.mount_point))
+
+
+def scan_mounts(state):
+    """The mount table of every mount namespace, with visibility (option mounts)."""
+    mounts.scan(state, _open_namespace)
 
 
 def resolve_hierarchy(state):
@@ -433,6 +443,7 @@ STEPS = (
     ('tasks', scan_tasks),
     ('fds', scan_fds),
     ('bind_mounts', scan_bind_mounts),
+    ('mounts', scan_mounts),
     ('hierarchy', resolve_hierarchy),
     ('leaders', pick_leaders),
     ('initial', find_initial),
@@ -444,13 +455,15 @@ STEPS = (
 _OPTIONAL = {'tasks': ('tasks',), 'fds': ('fds', 'sockets'), 'bind_mounts': ('bind_mounts',)}
 
 
-def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None, types=NS_TYPES):
+def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None, types=NS_TYPES,
+             mount_tables=False):
     """Run the pipeline; returns the ``ansible_facts.namespaces`` dict.
 
     ``types`` limits the namespace types reported (like ``lsns -t``); fewer types mean
-    fewer links read per process.
+    fewer links read per process. ``mount_tables`` adds ``mounts``: the mount table of
+    every mount namespace (needs the mnt type).
     """
-    return _run(Discovery(proc_root, sources, process_table, pids, types))
+    return _run(Discovery(proc_root, sources, process_table, pids, types, mount_tables=mount_tables))
 
 
 def discover_with_fd_links(proc_root, sources, types, fd_links):
@@ -468,6 +481,8 @@ def _run(state):
     for name, step in STEPS:
         wanted = _OPTIONAL.get(name)
         if wanted and not any(s in state.sources for s in wanted):
+            continue
+        if name == 'mounts' and not state.asked_mounts:
             continue
         step(state)
     return to_facts(state, time.monotonic() - started)
@@ -513,6 +528,8 @@ def to_facts(state, duration):
         'roots': dict((t, sorted(ns.ref for ns in ordered if ns.type == t and ns.parent is None))
                       for t in HIERARCHICAL_TYPES),
     }
+    if state.mount_tables is not None:
+        facts['mounts'] = mounts.to_facts(state.mount_tables)
     if state.process_table:
         facts['processes'] = [proc.to_facts() for pid, proc in sorted(state.processes.items())
                               if state.table_pids is None or pid in state.table_pids]
@@ -524,7 +541,9 @@ def to_facts(state, duration):
 class Request:
     """What namespace_facts is asked: the proc root, the sources and types, the process table."""
 
-    def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, types=NS_TYPES, processes=False, pids=None):
+    def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, types=NS_TYPES, processes=False, pids=None,
+                 mounts=False):
+        self.mounts = mounts
         self.proc_root = proc_root
         self.sources = sources
         self.types = types
@@ -538,11 +557,12 @@ class Request:
         Discovery only reads, so check mode asks for the same facts.
         """
         pids = check_pids(params['pids'], error=DiscoveryError)
-        return cls(params['proc_root'], params['sources'], params['types'], params['processes'], pids)
+        return cls(params['proc_root'], params['sources'], params['types'], params['processes'], pids,
+                   mounts=params.get('mounts', False))
 
 
 def run(request):
     """The namespace_facts result: the facts, and their discovery warnings for the module to show."""
     facts = discover(proc_root=request.proc_root, sources=request.sources, process_table=request.processes,
-                     pids=request.pids, types=request.types)
+                     pids=request.pids, types=request.types, mount_tables=request.mounts)
     return {'changed': False, 'ansible_facts': {'namespaces': facts}, 'warnings': list(facts['discovery']['warnings'])}

@@ -11,15 +11,16 @@ version_added: 0.1.0
 author: nsops developers (@nsops)
 description:
   - Maps PIDs between PID namespaces over the process table of the namespace facts, as
-    lxkns's PID map does: a container's PID 1 to its PID on the host, a host PID to the PID
-    the container sees, or between any two PID namespaces on the path of the process.
+    lxkns's PID map does, for example a container's PID 1 to its PID on the host, a host
+    PID to the PID the container sees, or between any two PID namespaces on the path of
+    the process.
   - Uses the C(nspid) chain of each process (C(NSpid) of C(/proc/PID/status), outermost
     PID namespace first) and the PID namespace hierarchy (C(parent)) of the facts; without
     the hierarchy (a copied proc tree) the outermost entry is the PID namespace of the
     processes whose chain has one entry.
   - The result is V(null) for a PID that is not in the process table as seen from
     O(from_ns), or whose process is not visible in O(to_ns) (it lives in a PID namespace
-    that is not O(to_ns) or below it).
+    that is neither O(to_ns) nor below it).
 options:
   _input:
     description:

@@ -241,8 +241,8 @@ ansible_facts:
               C(findmnt)'s PROPAGATION text (V(shared) or V(private), then V(,slave) and
               V(,unbindable)); C(peer_group), C(master) and C(propagate_from) are the peer group
               IDs of the C(shared:), C(master:) and C(propagate_from:) fields, V(null) when absent.
-            - C(hidden) is true when the mount point cannot be reached by its path: another mount
-              is mounted on top of it at the same path, or at a prefix of its path (lxkns).
+            - C(hidden) is true when the mount point cannot be reached by its path, because another
+              mount is on top of it at the same path or at a prefix of its path (as lxkns computes it).
           returned: when O(mounts) is true
           type: dict
           sample:

@@ -63,6 +63,19 @@ options:
       - Off by default because it makes the facts large on busy hosts.
     type: bool
     default: false
+  mounts:
+    description:
+      - Also return C(mounts), the mount table of every mount namespace from its
+        C(mountinfo) (mount ID, parent ID, root, mount point, file system type, source,
+        options, propagation), as lxkns discovers mount points.
+      - Each mount point says whether it is C(hidden), as lxkns computes it, by an
+        overmount at the same path or at a prefix of its path.
+      - A mount namespace no process is in (bind-mounted, or held by an fd) is read by a
+        short-lived child that joins it (C(CAP_SYS_ADMIN)); tables that cannot be read are
+        left out with a warning.
+      - Needs V(mnt) in O(types). Off by default because it makes the facts large.
+    type: bool
+    default: false
   pids:
     description:
       - Limit the process table to these PIDs (as seen in O(proc_root)). Giving PIDs turns
@@ -217,6 +230,41 @@ ansible_facts:
           returned: always
           type: dict
           sample: {pid: ["pid:[4026531836]"], user: ["user:[4026531837]"]}
+        mounts:
+          description:
+            - The mount table of every mount namespace, keyed by its reference C(mnt:[INODE]).
+            - C(pid) is the process whose C(/proc/PID/mountinfo) was read (paths are relative to
+              its root directory), V(null) when a child joined the namespace to read it; C(via)
+              says how (V(process), V(thread TID) or V(setns)).
+            - Each of C(mounts) is one line of C(mountinfo) in its order. C(dev) is
+              C(MAJOR:MINOR); C(optional) are the raw optional fields; C(propagation) is
+              C(findmnt)'s PROPAGATION text (V(shared) or V(private), then V(,slave) and
+              V(,unbindable)); C(peer_group), C(master) and C(propagate_from) are the peer group
+              IDs of the C(shared:), C(master:) and C(propagate_from:) fields, V(null) when absent.
+            - C(hidden) is true when the mount point cannot be reached by its path, because another
+              mount is on top of it at the same path or at a prefix of its path (as lxkns computes it).
+          returned: when O(mounts) is true
+          type: dict
+          sample:
+            "mnt:[4026531841]":
+              pid: 1
+              via: process
+              mounts:
+                - mount_id: 25
+                  parent_id: 1
+                  dev: "0:23"
+                  root: /
+                  mount_point: /run
+                  fstype: tmpfs
+                  source: tmpfs
+                  options: [rw, nosuid, nodev]
+                  super_options: [rw, size=1000k, mode=755]
+                  optional: ["shared:5"]
+                  propagation: shared
+                  peer_group: 5
+                  master: null
+                  propagate_from: null
+                  hidden: false
         processes:
           description:
             - The process table, sorted by PID, limited to O(pids) when given.
@@ -259,6 +307,7 @@ def main():
             sources=dict(type='list', elements='str', choices=list(SOURCES), default=list(DEFAULT_SOURCES)),
             types=dict(type='list', elements='str', choices=list(NS_TYPES), default=list(NS_TYPES)),
             processes=dict(type='bool', default=False),
+            mounts=dict(type='bool', default=False),
             pids=dict(type='list', elements='int', default=[]),
         ),
         supports_check_mode=True,

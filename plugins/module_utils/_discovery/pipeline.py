@@ -21,10 +21,10 @@ import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import check_pids
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES, Namespace, Process
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import enter
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import process_pass
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import mounts
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     DENIED, MALFORMED, NS_TYPES, OTHER, VANISHED, FOR_CHILDREN_LINKS,
@@ -57,7 +57,7 @@ class Discovery:
     """The state the steps share."""
 
     def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None,
-                 types=NS_TYPES, fd_links=()):
+                 types=NS_TYPES, fd_links=(), mount_tables=False):
         self.root = ProcRoot(proc_root)
         self.sources = tuple(s for s in SOURCES if s in sources)
         self.types = tuple(t for t in NS_TYPES if t in types)
@@ -80,6 +80,10 @@ class Discovery:
         self.initial = {}
         self.initial_source = None
         self.found = None         # process_pass.PassResult of the process step
+        self.want_mounts = mount_tables and 'mnt' in self.types  # option mounts: see _discovery.mounts
+        self.mount_tables = None  # mounts.MountTables when asked for
+        self.mount_texts = {}     # mnt inode -> (mountinfo text, reader, via) or the error (mounts.table_text)
+        self.asked_mounts = mount_tables
 
     def namespace(self, nstype, inode, hidden=False):
         key = (nstype, inode)
@@ -125,7 +129,8 @@ def pass_plan(state):
         relations=state.is_procfs,
         bind_mounts='bind_mounts' in state.sources,
         leader_details=True,
-        live=state.is_procfs)
+        live=state.is_procfs,
+        mounts=state.want_mounts)
 
 
 def scan_processes(state, plan=None):
@@ -286,41 +291,12 @@ def scan_bind_mounts(state):
             return
         for ns in backlog:
             done.add(ns.inode)
-            text = _mountinfo_of(state, ns)
-            if text and ' - nsfs ' in text:
+            try:
+                text = mounts.table_text(state, ns, _open_namespace)[0]
+            except mounts.MountTableError:
+                continue
+            if ' - nsfs ' in text:
                 _record_bind_mounts(state, ns.ref, text)
-
-
-def _mountinfo_of(state, ns):
-    """The mountinfo text of a mount namespace: read by the pass, through one of its
-    processes or threads, or by a child that enters it; None when none works."""
-    root = state.root
-    text = state.found.mountinfo.get(ns.inode)
-    if text is not None:
-        return text
-    parts = [(str(pid), 'mountinfo') for pid in ns.pids]
-    parts += [(str(pid), 'task', str(tid), 'mountinfo') for pid, tid in ns.loose_threads]
-    for part in parts:
-        try:
-            return root.read_text(*part)
-        except OSError:
-            continue  # exited: try the next one
-    if not state.is_procfs or not (ns.fds or ns.bind_mounts):
-        return None
-    fd = _open_namespace(state, ns)
-    if fd is None:
-        return None
-    try:
-        data = enter.call_in_namespaces([('mnt', fd)], _own_mountinfo)
-    except enter.EnterError:
-        return None
-    finally:
-        syscalls.close_quietly(fd)
-    return data.decode('utf-8', 'surrogateescape')
-
-
-def _own_mountinfo():  # pragma: no cover - runs in the child
-    return ProcRoot('/proc').read_text('self', 'mountinfo').encode('utf-8', 'surrogateescape')
 
 
 def _record_bind_mounts(state, mnt_ref, text):
@@ -342,6 +318,11 @@ def _describe_quietly(fd, nstype, inode, relations):
         process_pass.describe(fd, nstype, inode, relations)
     except OSError:
         pass  # the kernel refused an ioctl: this namespace stays without relations
+
+
+def scan_mounts(state):
+    """The mount table of every mount namespace, with visibility (option mounts)."""
+    mounts.scan(state, _open_namespace)
 
 
 def resolve_hierarchy(state):
@@ -528,6 +509,7 @@ STEPS = (
     ('tasks', scan_tasks),
     ('fds', scan_fds),
     ('bind_mounts', scan_bind_mounts),
+    ('mounts', scan_mounts),
     ('hierarchy', resolve_hierarchy),
     ('leaders', pick_leaders),
     ('lowest', describe_lowest),
@@ -540,13 +522,15 @@ STEPS = (
 _OPTIONAL = {'tasks': ('tasks',), 'fds': ('fds', 'sockets'), 'bind_mounts': ('bind_mounts',)}
 
 
-def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None, types=NS_TYPES):
+def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None, types=NS_TYPES,
+             mount_tables=False):
     """Run the pipeline; returns the ``ansible_facts.namespaces`` dict.
 
     ``types`` limits the namespace types reported (like ``lsns -t``); fewer types mean
-    fewer links read per process.
+    fewer links read per process. ``mount_tables`` adds ``mounts``: the mount table of
+    every mount namespace (needs the mnt type).
     """
-    return _run(Discovery(proc_root, sources, process_table, pids, types))
+    return _run(Discovery(proc_root, sources, process_table, pids, types, mount_tables=mount_tables))
 
 
 def discover_with_fd_links(proc_root, sources, types, fd_links):
@@ -564,6 +548,8 @@ def _run(state):
     for name, step in STEPS:
         wanted = _OPTIONAL.get(name)
         if wanted and not any(s in state.sources for s in wanted):
+            continue
+        if name == 'mounts' and not state.asked_mounts:
             continue
         step(state)
     return to_facts(state, time.monotonic() - started)
@@ -609,6 +595,8 @@ def to_facts(state, duration):
         'roots': dict((t, sorted(ns.ref for ns in ordered if ns.type == t and ns.parent is None))
                       for t in HIERARCHICAL_TYPES),
     }
+    if state.mount_tables is not None:
+        facts['mounts'] = mounts.to_facts(state.mount_tables)
     if state.process_table:
         facts['processes'] = [proc.to_facts(state.types) for pid, proc in sorted(state.processes.items())
                               if state.table_pids is None or pid in state.table_pids]
@@ -620,7 +608,9 @@ def to_facts(state, duration):
 class Request:
     """What namespace_facts is asked: the proc root, the sources and types, the process table."""
 
-    def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, types=NS_TYPES, processes=False, pids=None):
+    def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, types=NS_TYPES, processes=False, pids=None,
+                 mounts=False):
+        self.mounts = mounts
         self.proc_root = proc_root
         self.sources = sources
         self.types = types
@@ -634,11 +624,12 @@ class Request:
         Discovery only reads, so check mode asks for the same facts.
         """
         pids = check_pids(params['pids'], error=DiscoveryError)
-        return cls(params['proc_root'], params['sources'], params['types'], params['processes'], pids)
+        return cls(params['proc_root'], params['sources'], params['types'], params['processes'], pids,
+                   mounts=params.get('mounts', False))
 
 
 def run(request):
     """The namespace_facts result: the facts, and their discovery warnings for the module to show."""
     facts = discover(proc_root=request.proc_root, sources=request.sources, process_table=request.processes,
-                     pids=request.pids, types=request.types)
+                     pids=request.pids, types=request.types, mount_tables=request.mounts)
     return {'changed': False, 'ansible_facts': {'namespaces': facts}, 'warnings': list(facts['discovery']['warnings'])}

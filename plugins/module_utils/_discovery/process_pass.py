@@ -19,7 +19,7 @@ fork, the path walks and the result transfer are paid once:
   (not of kernel threads: they have no fds);
 - the first time a worker meets a namespace: its nsfs relations (parent, owning user
   namespace, owner UID, climbing to hidden ancestors), and for a mount namespace its
-  mountinfo when it holds nsfs bind mounts.
+  mountinfo when it holds nsfs bind mounts (always, when mount tables are asked for).
 
 The steps in ``_discovery`` turn this plain data into the model; whatever a worker could
 not read (a process gone between two reads) they read again themselves or count.
@@ -36,7 +36,7 @@ class PassPlan:
     """What the pass reads. Plain attributes: it travels to the workers by fork."""
 
     def __init__(self, root, link_names, fd_prefixes=(), relations=False, bind_mounts=False,
-                 leader_details=False, live=False):
+                 leader_details=False, live=False, mounts=False):
         self.root = root
         self.link_names = tuple(link_names)
         self.leader_details = leader_details    # cmdline and owner uid of possible leaders
@@ -44,6 +44,7 @@ class PassPlan:
         self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep (none: no fd scan)
         self.relations = relations              # nsfs ioctls (a live procfs only)
         self.bind_mounts = bind_mounts          # mountinfo of each mount namespace
+        self.mounts = mounts                    # ... all of it, not only when it has nsfs mounts
 
 
 class PassResult:
@@ -55,7 +56,7 @@ class PassResult:
         self.fd_refs = []       # (pid, [(fd, link text)])
         self.fd_unreadable = 0  # processes whose fds could not be read (exited ones not counted)
         self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
-        self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none)
+        self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none; all with plan.mounts)
         self._mount_readers = {}  # mnt inode -> the PID mountinfo was read from
 
     def add(self, part):
@@ -74,6 +75,10 @@ class PassResult:
                 self._mount_readers[inode] = reader
                 self.mountinfo[inode] = text
         return rows, link_sets
+
+    def mount_reader(self, inode):
+        """The PID whose mountinfo :attr:`mountinfo` holds for the mount namespace ``inode``."""
+        return self._mount_readers.get(inode)
 
 
 def run(plan, pids, imap_chunks):
@@ -159,8 +164,8 @@ def _first_visit(plan, pid, links, relations, mountinfo):
     relations and the mountinfo of a mount namespace."""
     for name, inode in links.items():
         nstype = FOR_CHILDREN_LINKS.get(name, name)
-        if plan.bind_mounts and nstype == 'mnt' and inode not in mountinfo:
-            text = _mountinfo(plan.root, pid)
+        if (plan.bind_mounts or plan.mounts) and nstype == 'mnt' and inode not in mountinfo:
+            text = _mountinfo(plan.root, pid, plan.mounts)
             if text is not None:
                 mountinfo[inode] = (pid, text)
         if plan.relations and (nstype, inode) not in relations:
@@ -194,13 +199,13 @@ def _fd_references(root, pid, prefixes):
         return [] if classify(exc) == procfs.VANISHED else None
 
 
-def _mountinfo(root, pid):
-    """The process's mountinfo if it has nsfs mounts, '' if none, None if unreadable."""
+def _mountinfo(root, pid, keep_all=False):
+    """The process's mountinfo if it has nsfs mounts (or ``keep_all``), '' if none, None if unreadable."""
     try:
         text = root.read_text(str(pid), 'mountinfo')
     except OSError:
         return None
-    return text if ' - nsfs ' in text else ''
+    return text if keep_all or ' - nsfs ' in text else ''
 
 
 def _describe_link(root, pid, name, nstype, inode, relations):

@@ -24,6 +24,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     ProcParseError,
     own_namespaces,
     process_alive,
+    read_self_mountinfo_at,
     read_stat_at,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import (
@@ -303,3 +304,22 @@ def _add_entry(target, own, nstype, fd):
         return
     target.entries.append((nstype, fd))
     target.inodes[nstype] = st.st_ino
+
+
+# ---------------------------------------------------------------------------- mount tables
+
+def mountinfo_in_namespace(mnt_fd, proc_path='/proc', timeout=30.0):
+    """The mountinfo text of the mount namespace open at ``mnt_fd`` (one no process is
+    in: bind-mounted or held by an fd), read by a child that joined it, as lxkns's
+    mountineer does. The child reads ``self/mountinfo`` through a directory fd of the
+    proc root opened before the setns, so the namespace needs no procfs of its own.
+    Paths are relative to the namespace's root. Raises EnterError (CAP_SYS_ADMIN is
+    needed) or OSError."""
+    proc_fd = os.open(proc_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        data = call_in_namespaces(
+            [('mnt', mnt_fd)],
+            lambda: read_self_mountinfo_at(proc_fd).encode('utf-8', 'surrogateescape'), timeout)
+    finally:
+        os.close(proc_fd)
+    return data.decode('utf-8', 'surrogateescape')

@@ -432,6 +432,41 @@ class MountInfo:
     def dev(self):
         return os.makedev(self.major, self.minor)
 
+    @property
+    def propagation(self):
+        """The optional fields as a dict: see :func:`parse_propagation`."""
+        return parse_propagation(self.optional)
+
+
+def parse_propagation(optional):
+    """mountinfo's optional fields (``shared:N``, ``master:N``, ``propagate_from:N``,
+    ``unbindable``) as ``{'mode', 'shared', 'master', 'propagate_from', 'unbindable', 'other'}``.
+
+    ``mode`` is findmnt's PROPAGATION text: ``shared`` or ``private``, then ``,slave``
+    when the mount receives from a master, then ``,unbindable``. Fields this parser does
+    not know are kept in ``other`` (the kernel may add tags).
+    """
+    shared = master = propagate_from = None
+    unbindable = False
+    other = []
+    for field in optional:
+        tag, _sep, value = field.partition(':')
+        number = int(value) if value.isascii() and value.isdigit() else None
+        if tag == 'shared' and number is not None:
+            shared = number
+        elif tag == 'master' and number is not None:
+            master = number
+        elif tag == 'propagate_from' and number is not None:
+            propagate_from = number
+        elif field == 'unbindable':
+            unbindable = True
+        else:
+            other.append(field)
+    mode = ('shared' if shared is not None else 'private') + (',slave' if master is not None else '') + (
+        ',unbindable' if unbindable else '')
+    return {'mode': mode, 'shared': shared, 'master': master, 'propagate_from': propagate_from,
+            'unbindable': unbindable, 'other': other}
+
 
 def parse_mountinfo_line(line):
     fields = line.split(' ')
@@ -479,6 +514,13 @@ def parse_mountinfo(text, errors=None):
 
 def read_mountinfo(root, pid, errors=None):
     return parse_mountinfo(_read(root.pid_path(pid, 'mountinfo')), errors)
+
+
+def read_self_mountinfo_at(proc_fd):
+    """The text of ``self/mountinfo`` below the proc directory open at ``proc_fd``: the
+    mount table of the caller's mount namespace *now*, even after a setns into a mount
+    namespace that has no procfs of its own (the fd was opened before)."""
+    return _read('self/mountinfo', dir_fd=proc_fd)
 
 
 # ---------------------------------------------------------------------------- /proc/PID/ns

@@ -74,6 +74,16 @@ class TestSuccess:
         assert [p['pid'] for p in facts['processes']] == [200, 250]
         assert facts['processes'][0]['nspid'] == [200, 1]
 
+    def test_mounts_option(self, run_module, proc_root):
+        code, result = run_module(namespace_facts, proc_root=proc_root)
+        assert 'mounts' not in result['ansible_facts']['namespaces']
+        code, result = run_module(namespace_facts, proc_root=proc_root, mounts=True)
+        assert code == 0
+        facts = result['ansible_facts']['namespaces']
+        assert_valid(facts)
+        assert sorted(facts['mounts']) == [ns_ref('mnt', INIT['mnt']), 'mnt:[4026532102]']
+        assert [m['mount_point'] for m in facts['mounts']['mnt:[4026532102]']['mounts']] == ['/', '/proc', '/var/run/uts0']
+
     def test_sources_option(self, run_module, proc_root):
         code, result = run_module(namespace_facts, proc_root=proc_root, sources=['fds'])
         assert code == 0

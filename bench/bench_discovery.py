@@ -65,6 +65,15 @@ facts = discover()
 sys.stdout.write(json.dumps({'changed': False, 'ansible_facts': {'namespaces': facts}}))
 ''' % MODULE_UTILS
 
+DISCOVERY_ALL_CODE = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import json
+from %s._discovery.pipeline import discover
+facts = discover(sources=('tasks', 'fds', 'sockets', 'bind_mounts'))
+sys.stdout.write(json.dumps({'changed': False, 'ansible_facts': {'namespaces': facts}}))
+''' % MODULE_UTILS
+
 IMPORT_CODE = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -194,6 +203,7 @@ sys.stdout.write(buf.getvalue())
 # 'inproc' = the seconds the child reports for its own loop (no interpreter start-up).
 ROWS = (
     ('discovery', '(a) discovery: python3 + import + discover() + json', 'wall'),
+    ('discovery_all', '(a2) the same with all four sources (+sockets)', 'wall'),
     ('lsns', '(b) lsns -J (stdout read from a pipe)', 'wall'),
     ('module', '(f) namespace_facts.py run with AnsibleModule (venv)', 'wall'),
     ('py_import', '(e) python3 + import _discovery only', 'wall'),
@@ -249,6 +259,7 @@ def measure(args, coll, cmp_coll, module_argv, module_env):
     py = [args.python] + args.pyflags
     tasks = [
         ('discovery', _task(py + ['-c', DISCOVERY_CODE, coll])),
+        ('discovery_all', _task(py + ['-c', DISCOVERY_ALL_CODE, coll])),
         ('lsns', _task(['lsns', '-J'])),
         ('bare_readlink', _task(py + ['-c', BARE_CODE, 'readlink'])),
         ('bare_stat', _task(py + ['-c', BARE_CODE, 'stat'])),
@@ -391,6 +402,9 @@ def report(args, sets, results, steps, profile_text, module_note, cmp_steps=None
     w('ratios (of medians unless said):')
     w('  discovery / lsns -J, wall                        %5.2f  (of minimums %.2f; of CPU time %.2f)'
       % (r_disc, r_disc_min, r_disc_cpu))
+    w('  discovery, all sources / lsns -J, wall    (a2)   %5.2f  (peak RSS %.1f MB)' % (
+        ratio(('discovery_all', 'wall'), ('lsns', 'wall')),
+        _median(r['maxrss_kb'] for r in results['discovery_all']) / 1024.0))
     w('  discovery minus python start+import / lsns -J    %5.2f  ((a) - (e): what an in-process caller would pay)'
       % ((med[('discovery', 'wall')] - med[('py_import', 'wall')]) / med[('lsns', 'wall')]))
     if ('module', 'wall') in med:

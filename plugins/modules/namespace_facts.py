@@ -192,9 +192,19 @@ ansible_facts:
         namespaces:
           description:
             - One record per namespace, keyed by its reference C(TYPE:[INODE]).
-            - C(nprocs), C(pid) (lowest PID) and C(command) match C(lsns). C(leaders) are
-              member processes whose parent is outside the namespace; C(ealdorman) is the
-              oldest leader by start time and C(command)/C(uid) are its.
+            - C(nprocs), C(pid), C(ppid), C(command), C(uid), C(user), C(netnsid), C(parent)
+              and C(owner) are the columns of C(lsns -o NS,NPROCS,PID,PPID,COMMAND,UID,USER,NETNSID,PNS,ONS);
+              C(pid) is the lowest PID and C(ppid), C(command), C(uid) (the owner of
+              C(/proc/PID), that is its effective UID, root when it is not dumpable) and C(user)
+              describe it. C(netnsid) is the id a network namespace has in the module's
+              (C(ip netns list-id)), null when it has none. C(bind_mounts) in the module's own
+              mount namespace are lsns's NSFS column.
+            - Where the module differs from lsns on purpose, it sees more, and says how, never
+              fewer. A zombie thread-group leader whose threads live on is counted in their
+              namespaces (lsns reads only the leader's links and misses it); namespaces that
+              no process is in are reported too (lsns lists only those of processes).
+            - C(leaders) are member processes whose parent is outside the namespace;
+              C(ealdorman) is the oldest leader by start time (lxkns's term).
             - C(owner) is the owning user namespace (for a user namespace its parent),
               C(parent)/C(children) the PID or user hierarchy, C(hidden) true when the
               namespace was found only by climbing that hierarchy.
@@ -211,10 +221,13 @@ ansible_facts:
               ref: "net:[4026532281]"
               nprocs: 2
               pid: 3120
-              leaders: [3120]
-              ealdorman: 3120
+              ppid: 3119
               command: sleep infinity
               uid: 0
+              user: root
+              netnsid: 5
+              leaders: [3120]
+              ealdorman: 3120
               owner: "user:[4026531837]"
               owner_uid: null
               parent: null

@@ -82,6 +82,7 @@ class Discovery:
         self.found = None         # process_pass.PassResult of the process step
         self.want_mounts = mount_tables and 'mnt' in self.types  # option mounts: see _discovery.mounts
         self.mount_tables = None  # mounts.MountTables when asked for
+        self.unsearched_mounts = {}  # mnt ref -> why its table could not be searched for bind mounts
         self.mount_texts = {}     # mnt inode -> (mountinfo text, reader, via) or the error (mounts.table_text)
         self.asked_mounts = mount_tables
 
@@ -293,7 +294,8 @@ def scan_bind_mounts(state):
             done.add(ns.inode)
             try:
                 text = mounts.table_text(state, ns, _open_namespace)[0]
-            except mounts.MountTableError:
+            except mounts.MountTableError as exc:
+                state.unsearched_mounts[ns.ref] = str(exc)
                 continue
             if ' - nsfs ' in text:
                 _record_bind_mounts(state, ns.ref, text)
@@ -500,6 +502,11 @@ def add_warnings(state):
         state.warnings.append(
             '%d processes and %d entries had malformed /proc data and were skipped'
             % (state.skipped[MALFORMED], state.malformed_files))
+    if state.unsearched_mounts:
+        state.warnings.append(
+            '%d mount namespaces could not be searched for nsfs bind mounts: %s' % (
+                len(state.unsearched_mounts),
+                '; '.join('%s: %s' % item for item in sorted(state.unsearched_mounts.items()))))
     if state.skipped[OTHER]:
         state.warnings.append('%d processes failed to read for other reasons and were skipped' % state.skipped[OTHER])
 

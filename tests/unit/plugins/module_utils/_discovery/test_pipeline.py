@@ -382,6 +382,14 @@ class TestThreadsAndZombies:
         assert facts['namespaces'][ref('net', 4026599002)]['bind_mounts'] == [
             {'mnt_ns': ref('mnt', 4026599001), 'path': '/run/netns/t'}]
 
+    def test_a_mount_namespace_that_cannot_be_searched_is_said(self, proc_dir):
+        tree = basic_host(proc_dir)
+        tree.add_process(77, ppid=1, starttime=77, fds={0: '/dev/null', 5: 'mnt:[4026599003]'})
+        facts = run(tree)
+        assert facts['namespaces'][ref('mnt', 4026599003)]['fds'] == [{'pid': 77, 'fd': 5}]
+        assert any(w.startswith('1 mount namespaces could not be searched for nsfs bind mounts: mnt:[4026599003]')
+                   for w in facts['discovery']['warnings']), facts['discovery']['warnings']
+
     def test_a_zombie_leader_with_live_threads_is_where_its_threads_are(self, proc_dir):
         # A zombie thread-group leader keeps only its pid and user links.
         tree = basic_host(proc_dir)

@@ -23,12 +23,22 @@ Three processes take part::
 Every failure is sent to the parent as one JSON line through CLOEXEC pipes, so a
 missing binary is a clear message and no process is left behind. The parent returns
 as soon as the workload exec'd: nothing of the module stays attached to it.
+
+**When the module dies** (SIGKILL) at any instant, the start stays findable: the setup
+child inherits the module's per-name lock (the open file description of the flock, so
+the next run waits until the setup child has exited) and, as soon as it has forked the
+workload, writes ``{token, pid, starttime}`` to the claim fd the module opened before
+the fork (opened then because after unshare(CLONE_NEWUSER) the setup child may no
+longer open files in the state directory). The next run matches the claim's token with
+its intent record and adopts or removes the workload (see converge).
 """
 
 
+import json
 import os
 import time
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import files
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
@@ -68,6 +78,8 @@ class LaunchPlan:
         self.clear_groups = False       # drop supplementary groups (when user/group is set)
         self.umask = 0o022
         self.cgroup_procs = []          # cgroup.procs files to join before unshare
+        self.claim_fd = None            # the setup child writes the workload's identity here
+        self.token = None               # ... with this token of the intent record
 
 
 def _fail(fd, step, exc):
@@ -80,8 +92,8 @@ def _fail(fd, step, exc):
 def spawn(plan):
     """Start the workload; return its PID (in our PID namespace) once it has exec'd."""
     try:
-        # O_NOFOLLOW: root appends here; a planted symlink must not redirect that.
-        log_fd = os.open(plan.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        # Root appends here: no symlink, no FIFO, no device, nothing that blocks.
+        log_fd = files.open_log(plan.log_path)
     except OSError as exc:
         raise SpawnError('log_path', 'cannot open %s: %s (it must be a regular file, not a symlink)'
                          % (plan.log_path, exc.strerror))
@@ -180,6 +192,7 @@ def _setup_child(plan, parent_ends, report_w, go_r, log_fd, null_fd):  # pragma:
         _fail(report_w, step, exc)
         return 1
     os.close(exec_w)
+    _write_claim(plan, workload_pid)
     child.send(report_w, pid=workload_pid)
     failure = child.read_all(exec_r)
     if failure:
@@ -190,6 +203,22 @@ def _setup_child(plan, parent_ends, report_w, go_r, log_fd, null_fd):  # pragma:
             pass
         return 1
     return 0
+
+
+def _write_claim(plan, workload_pid):  # pragma: no cover - runs in the child
+    """Tell a later run which process this start made, in case the module is gone."""
+    if plan.claim_fd is None:
+        return
+    claim = {'token': plan.token, 'pid': workload_pid}
+    try:
+        claim['starttime'] = procfs.read_stat(procfs.ProcRoot(), workload_pid).starttime
+    except (OSError, procfs.ProcParseError):
+        pass  # exited already: the claim without starttime adopts nothing
+    try:
+        child.write_all(plan.claim_fd, (json.dumps(claim) + '\n').encode('ascii'))
+        os.fsync(plan.claim_fd)
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------------- workload

@@ -84,7 +84,7 @@ options:
       - Namespace files to enter, at most one per type - bind mounts such as
         C(/run/netns/NAME) made by C(ip netns add), or C(/proc/PID/ns/TYPE) links. The type
         of each comes from the kernel (C(NS_GET_NSTYPE)).
-      - Used for namespaces that no process is in.
+      - Used for namespaces that no process is in. An empty list is refused.
     type: list
     elements: path
   namespaces:
@@ -130,9 +130,17 @@ options:
     description:
       - Seconds the command may run. Then it is killed (C(SIGKILL)) together with its
         process group and the task fails with RV(timed_out=true).
-      - Must be more than 0.
+      - Must be more than 0 and at most 604800 (a week).
     type: float
     default: 60
+  max_output:
+    description:
+      - Bytes of stdout and of stderr each that are kept in the result. The command's
+        output is read as it comes; what goes beyond this is read and dropped, and the
+        result says RV(truncated=true).
+      - V(0) keeps nothing; at most 1073741824.
+    type: int
+    default: 4194304
   read_only:
     description:
       - Declare that the command changes nothing. The task then reports C(changed=false)
@@ -276,6 +284,11 @@ timed_out:
   returned: when the command ran
   type: bool
   sample: false
+truncated:
+  description: True when stdout or stderr was longer than O(max_output) and was cut there.
+  returned: when the command ran
+  type: bool
+  sample: false
 duration:
   description: Seconds from the fork to the end of the command.
   returned: when the command ran
@@ -290,7 +303,7 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
-    DEFAULT_CHDIR, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
+    DEFAULT_CHDIR, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
@@ -311,6 +324,7 @@ def main():
             stdin_add_newline=dict(type='bool', default=True),
             env=dict(type='dict', default={}),
             timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+            max_output=dict(type='int', default=DEFAULT_MAX_OUTPUT),
             read_only=dict(type='bool', default=False),
             proc_root=dict(type='path', default='/proc'),
         ),

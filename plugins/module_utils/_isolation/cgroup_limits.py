@@ -37,7 +37,7 @@ LIMIT_FILES = {
 }
 
 # Matched with fullmatch: ``$`` alone would accept a trailing newline.
-_SIZE_RE = re.compile(r'(?P<number>[0-9]{1,20})[ \t]*(?P<unit>[KMGT]?)(?:i?B)?', re.IGNORECASE)
+_SIZE_RE = re.compile(r'(?P<number>[0-9]{1,40})[ \t]*(?P<unit>[KMGT]?)(?:i?B)?', re.IGNORECASE)
 _UNITS = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
 _COMPONENT_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.@:-]{0,254}')
 # The kernel keeps limits as a page count in a signed long: larger values wrap or are cut

@@ -444,6 +444,11 @@ def build_launch(spec, store):
     if not os.path.isdir(host_path(root, spec['chdir'])):
         raise IsolationError('chdir %s is not a directory%s' % (spec['chdir'], ' inside root %s' % root if root else ''))
 
+    try:
+        files.check_log_target(spec['log_path'])
+    except OSError as exc:
+        raise IsolationError('log_path %s' % exc.strerror)
+
     env = {'PATH': DEFAULT_PATH}
     env.update(spec['env'])
     executable = find_executable(spec, env['PATH'])
@@ -558,7 +563,8 @@ class StateStore:
         return record
 
     def save(self, record):
-        fd, temp = tempfile.mkstemp(prefix='.%s.' % record['name'], suffix='.tmp', dir=self.directory)
+        # '~' is in no name: a sweep of one name's leftovers never touches another's.
+        fd, temp = tempfile.mkstemp(prefix='.%s~' % record['name'], suffix='.tmp', dir=self.directory)
         try:
             with os.fdopen(fd, 'w') as handle:
                 json.dump(record, handle, indent=1, sort_keys=True)
@@ -571,6 +577,13 @@ class StateStore:
 
     def delete(self, name):
         _unlink_quietly(self.record_path(name))
+
+    def sweep(self, name):
+        """Remove the temporary files of a save that a killed run left (lock held)."""
+        prefix = '.%s~' % name
+        for entry in os.listdir(self.directory):
+            if entry.startswith(prefix) and entry.endswith('.tmp'):
+                _unlink_quietly(os.path.join(self.directory, entry))
 
     def open_claim(self, name):
         """A new, empty claim file for a start; the setup child writes to the returned fd."""
@@ -987,12 +1000,14 @@ def converge(params, check_mode=False, proc_root=None):
     boot_id = read_boot_id(proc_root)
     try:
         # Check mode trusts a state directory no more than a real run does.
-        if check_mode or (state == 'absent' and not store.check()):
+        exists = store.check()
+        if check_mode or (state == 'absent' and not exists):
             record, event = settle(store, store.load(name), proc_root, boot_id, preview=True)
             return _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id, event)
 
         store.ensure()
         with store.lock(name, stop_timeout + LOCK_GRACE):
+            store.sweep(name)
             record, event = settle(store, store.load(name), proc_root, boot_id)
             result = _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id, event)
             if result['action'] in ('none', 'adopt'):

@@ -187,12 +187,19 @@ def _setup_child(plan, parent_ends, report_w, go_r, log_fd, null_fd):  # pragma:
             procfs.write_proc_file('self', 'timens_offsets', plan.time_offsets)
         step = 'fork'
         exec_r, exec_w = os.pipe()  # CLOEXEC: EOF once the workload exec'd
-        workload_pid = child.fork_child(_workload, plan, (exec_r, report_w), exec_w, log_fd, null_fd)
+        claimed_r, claimed_w = os.pipe()  # the workload waits here until the claim is written
+        workload_pid = child.fork_child(_workload, plan, (exec_r, report_w, claimed_w), exec_w, log_fd, null_fd,
+                                        claimed_r)
     except BaseException as exc:  # pylint: disable=broad-except
         _fail(report_w, step, exc)
         return 1
     os.close(exec_w)
+    os.close(claimed_r)
+    # The workload is still blocked: it has not mounted its /proc over the /proc of the
+    # mount namespace we share with it, so its stat is readable here.
     _write_claim(plan, workload_pid)
+    os.write(claimed_w, b'g')
+    os.close(claimed_w)
     child.send(report_w, pid=workload_pid)
     failure = child.read_all(exec_r)
     if failure:
@@ -223,12 +230,16 @@ def _write_claim(plan, workload_pid):  # pragma: no cover - runs in the child
 
 # ---------------------------------------------------------------------------- workload
 
-def _workload(plan, parent_ends, exec_w, log_fd, null_fd):  # pragma: no cover - runs in the child
+def _workload(plan, parent_ends, exec_w, log_fd, null_fd, claimed_r):  # pragma: no cover - runs in the child
     """Returns only when the exec failed (the exit status of a workload that never ran)."""
-    step = 'stdio'
+    step = 'claim'
     try:
         for fd in parent_ends:
             os.close(fd)
+        if os.read(claimed_r, 1) != b'g':
+            return 1  # the setup child died before it could claim us: never run unclaimed
+        os.close(claimed_r)
+        step = 'stdio'
         # stdin from /dev/null, stdout/stderr to the log, every other inherited fd closed
         child.set_stdio(null_fd, log_fd, log_fd)
         child.close_fds_except(exec_w)

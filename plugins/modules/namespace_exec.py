@@ -300,6 +300,9 @@ msg:
   type: str
 '''
 
+import json
+import sys
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
@@ -308,8 +311,19 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine im
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
+def _module(**spec):
+    """AnsibleModule(**spec), failing cleanly where ansible-core's int conversion raises
+    OverflowError (an int option of inf, nan or "inf") instead of failing the task."""
+    try:
+        return AnsibleModule(**spec)
+    except OverflowError:
+        print(json.dumps({'failed': True, 'msg': 'an integer option is infinite or not a number: give a whole '
+                                                 'number', 'invocation': {}}))
+        sys.exit(1)
+
+
 def main():
-    module = AnsibleModule(
+    module = _module(
         argument_spec=dict(
             command=dict(type='raw', required=True),
             shell=dict(type='bool', default=False),

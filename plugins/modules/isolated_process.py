@@ -390,9 +390,6 @@ drift:
   sample: ["/sys/fs/cgroup/nsops/web/memory.max reads 1073741824, declared 67108864"]
 '''
 
-import json
-import sys
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import (
@@ -424,9 +421,23 @@ def _module(**spec):
     try:
         return AnsibleModule(**spec)
     except OverflowError:
-        print(json.dumps({'failed': True, 'msg': 'an integer option is infinite or not a number: give a whole '
-                                                 'number', 'invocation': {}}))
-        sys.exit(1)
+        # The same options with ints taken as they are, only to fail with a message.
+        module = AnsibleModule(**dict(spec, argument_spec=_raw_ints(spec['argument_spec'])))
+        module.fail_json(msg='an integer option is infinite or not a number: give a whole number')
+
+
+def _raw_ints(argument_spec):
+    raw = {}
+    for name, option in argument_spec.items():
+        option = dict(option)
+        if option.get('type') == 'int':
+            option['type'] = 'raw'
+        if option.get('elements') == 'int':
+            option['elements'] = 'raw'
+        if 'options' in option:
+            option['options'] = _raw_ints(option['options'])
+        raw[name] = option
+    return raw
 
 
 def main():

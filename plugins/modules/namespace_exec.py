@@ -300,9 +300,6 @@ msg:
   type: str
 '''
 
-import json
-import sys
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
@@ -317,9 +314,23 @@ def _module(**spec):
     try:
         return AnsibleModule(**spec)
     except OverflowError:
-        print(json.dumps({'failed': True, 'msg': 'an integer option is infinite or not a number: give a whole '
-                                                 'number', 'invocation': {}}))
-        sys.exit(1)
+        # The same options with ints taken as they are, only to fail with a message.
+        module = AnsibleModule(**dict(spec, argument_spec=_raw_ints(spec['argument_spec'])))
+        module.fail_json(msg='an integer option is infinite or not a number: give a whole number')
+
+
+def _raw_ints(argument_spec):
+    raw = {}
+    for name, option in argument_spec.items():
+        option = dict(option)
+        if option.get('type') == 'int':
+            option['type'] = 'raw'
+        if option.get('elements') == 'int':
+            option['elements'] = 'raw'
+        if 'options' in option:
+            option['options'] = _raw_ints(option['options'])
+        raw[name] = option
+    return raw
 
 
 def main():

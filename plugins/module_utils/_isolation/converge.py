@@ -1002,13 +1002,13 @@ def converge(params, check_mode=False, proc_root=None):
         # Check mode trusts a state directory no more than a real run does.
         exists = store.check()
         if check_mode or (state == 'absent' and not exists):
-            record, event = settle(store, store.load(name), proc_root, boot_id, preview=True)
+            record, event = settle(store, name, store.load(name), proc_root, boot_id, preview=True)
             return _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id, event)
 
         store.ensure()
         with store.lock(name, stop_timeout + LOCK_GRACE):
             store.sweep(name)
-            record, event = settle(store, store.load(name), proc_root, boot_id)
+            record, event = settle(store, name, store.load(name), proc_root, boot_id)
             result = _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id, event)
             if result['action'] in ('none', 'adopt'):
                 return result
@@ -1030,7 +1030,7 @@ def converge(params, check_mode=False, proc_root=None):
 
 # ---------------------------------------------------------------------------- crash consistency
 
-def settle(store, record, proc_root, boot_id, preview=False):
+def settle(store, name, record, proc_root, boot_id, preview=False):
     """Finish what a run killed while starting left: ``(record, event)``.
 
     A record in phase ``starting`` is the intent a start wrote before it forked. Its
@@ -1045,6 +1045,8 @@ def settle(store, record, proc_root, boot_id, preview=False):
     touched and the record is what adopting would make of it.
     """
     if not record or record.get('phase', 'running') != 'starting':
+        if not preview:
+            store.delete_claim(name)  # a claim left by a run killed after its record was saved
         return record, None
     candidate = _claimed(store, record, proc_root, boot_id)
     if preview:
@@ -1161,6 +1163,7 @@ def _teardown(store, record, signum, stop_timeout, proc_root, boot_id):
     types = set(record.get('persisted_namespaces') or {}) | set(record['spec']['persist_namespaces'])
     warnings = store.release(record['name'], sorted(types))
     warnings.extend(cgroup_limits.remove(record.get('cgroup')))
+    store.delete_claim(record['name'])
     store.delete(record['name'])
     return warnings
 

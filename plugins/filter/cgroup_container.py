@@ -25,6 +25,11 @@ def cgroup_container(value):
     if not text:
         raise AnsibleFilterError('cgroup_container got an empty string: pass a cgroup path such as '
                                  '/docker/ID or the text of /proc/PID/cgroup')
+    for line in text.splitlines():
+        path_part = line.split(':', 2)[-1]
+        if any(part in ('.', '..') for part in path_part.split('/')):
+            raise AnsibleFilterError('cgroup_container: %r has a "." or ".." component, which the kernel never '
+                                     'writes in a cgroup path: pass the path as /proc/PID/cgroup shows it' % (path_part,))
     try:
         identity, path = identify_cgroup_text(text)
     except ProcParseError as exc:

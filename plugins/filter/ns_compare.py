@@ -86,13 +86,16 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
 )
 
 
+MAX_INODE = (1 << 64) - 1
+
+
 def _inode(value, nstype, where):
     """An inode from an int, a string of digits or 'TYPE:[INODE]' text."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INODE:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.isascii() and text.isdigit() and 0 < len(text) <= 20 and int(text) > 0:
+        if text.isascii() and text.isdigit() and 0 < len(text) <= 20 and 0 < int(text) <= MAX_INODE:
             return int(text)
         try:
             parsed_type, inode = parse_ns_ref(text)
@@ -100,6 +103,8 @@ def _inode(value, nstype, where):
             raise AnsibleFilterError('ns_compare: %s.%s: %s' % (where, nstype, exc))
         if parsed_type != nstype:
             raise AnsibleFilterError('ns_compare: %s.%s names a %s namespace' % (where, nstype, parsed_type))
+        if inode > MAX_INODE:
+            raise AnsibleFilterError('ns_compare: %s.%s: inode %d is above 2**64-1' % (where, nstype, inode))
         return inode
     raise AnsibleFilterError('ns_compare: %s.%s must be an inode number or "TYPE:[INODE]", got %r'
                              % (where, nstype, value))
@@ -117,12 +122,15 @@ def _inodes(side, what):
 def _process_namespaces(facts, pid):
     try:
         pid = int(pid)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AnsibleFilterError('ns_compare: PID must be an integer, got %r' % (pid,))
     table = facts.get('processes')
     if table is None:
         raise AnsibleFilterError('ns_compare: the facts have no process table; gather them with '
                                  'nsops.namespaces.namespace_facts and processes: true or pids: [%d, ...]' % pid)
+    if not isinstance(table, (list, tuple)) or not all(isinstance(proc, Mapping) for proc in table):
+        raise AnsibleFilterError('ns_compare: processes in the facts must be a list of process records, as '
+                                 'nsops.namespaces.namespace_facts returns them')
     for proc in table:
         if proc.get('pid') == pid:
             return proc.get('namespaces') or {}

@@ -56,11 +56,16 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcParseError, parse_ns_ref
 
 
+MAX_INODE = (1 << 64) - 1
+
+
 def ns_parse(text):
     try:
         nstype, inode = parse_ns_ref(text)
     except ProcParseError as exc:
         raise AnsibleFilterError('ns_parse: %s' % exc)
+    if inode > MAX_INODE:
+        raise AnsibleFilterError('ns_parse: inode %d in %r is above 2**64-1, which no inode number can be' % (inode, text))
     return {'type': nstype, 'inode': inode}
 
 

@@ -49,7 +49,12 @@ def ns_report(facts, host=None):
     if not isinstance(facts, Mapping) or 'namespaces' not in facts or 'discovery' not in facts:
         raise AnsibleFilterError('ns_report: input must be ansible_facts.namespaces as returned by '
                                  'nsops.namespaces.namespace_facts')
-    return render_text(facts, host)
+    try:
+        return render_text(facts, host)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        # Facts edited or built by hand: say which shape is wrong instead of a traceback.
+        raise AnsibleFilterError('ns_report: the facts are not shaped as nsops.namespaces.namespace_facts returns '
+                                 'them (%s: %s); pass ansible_facts.namespaces unchanged' % (type(exc).__name__, exc))
 
 
 class FilterModule:

@@ -182,12 +182,12 @@ options:
     type: str
   memory_max:
     description:
-      - Memory limit, bytes or with a K/M/G/T suffix (binary), or V(max).
+      - Memory limit, bytes or with a K/M/G/T suffix (binary), or V(max); at most 4 EiB (2**62 bytes).
       - Written to C(memory.max) on v2, C(memory.limit_in_bytes) on v1 (page aligned by the kernel).
     type: raw
   pids_max:
     description:
-      - Maximum number of tasks in the cgroup, or V(max) (C(pids.max)).
+      - Maximum number of tasks in the cgroup (1 to 4194304), or V(max) (C(pids.max)).
     type: raw
   cpu_weight:
     description:
@@ -211,7 +211,7 @@ options:
     default: SIGTERM
   stop_timeout:
     description:
-      - Seconds to wait after O(stop_signal) before sending C(SIGKILL).
+      - Seconds to wait after O(stop_signal) before sending C(SIGKILL), from 0 to 86400.
     type: float
     default: 10
   recreate:
@@ -240,6 +240,32 @@ notes:
     C(/proc) is mounted.
   - Persisted namespace bind mounts are not copied into the process's own mount
     namespace, so removing them really frees the namespaces.
+  - "Crash-consistent start: whatever instant the module dies at (even C(SIGKILL)), the
+    next run finds what it started. Under the per-name lock a start first writes an
+    intent record (C(phase=starting), a random token, the spec and the cgroup
+    directories it is about to create), then creates the cgroup, opens the claim file
+    C(NAME.start) and forks. The setup child inherits the lock and holds it until it
+    exits; right after it forked the workload it writes C({token, pid, starttime}) to
+    the claim, and only then lets the workload go on towards exec (a workload whose
+    setup child died first exits without running the command). The next run takes the
+    lock, so it waits for that setup child. An intent whose claim has its token and
+    names a live process of this boot with that start time in namespaces of its own is
+    adopted (RV(action=adopt): described, its namespaces persisted, the record
+    completed); otherwise what the start made - persisted namespace mounts, cgroups it
+    created, the claim - is removed and the record last. A warning says which."
+  - Records are untrusted input. A record whose name is not its file name, whose spec
+    O(name) would not accept, whose cgroup directories or limit files are not below the
+    mounted cgroup hierarchies at the spec's cgroup, or whose persisted namespaces are
+    not the paths of its name fails the task (in check mode too) before anything is
+    read, signalled or removed. A process is the recorded one only while PID, start
+    time, boot id and the inode of every declared namespace match.
+  - O(state_dir) must be owned by the user running the module with mode 0700 (checked
+    in check mode too). Missing directories of O(state_dir) and O(log_path) are created
+    with mode 0700 and 0750 whatever the umask; a symlink in their path is followed
+    only when root owns it. O(log_path) must be a regular file (it is opened without
+    blocking, so a FIFO fails instead of hanging).
+  - Only cgroups the module created are removed with O(state=absent); a cgroup that
+    existed before stays.
 seealso:
   - name: namespaces(7)
     description: Overview of Linux namespaces.
@@ -288,9 +314,10 @@ action:
     - What the run did (or would do in check mode).
     - V(repair) puts back what changed under a running process while its declaration did
       not (see RV(drift)); the process keeps running.
+    - V(adopt) records the process that a run killed while starting had started.
   returned: always
   type: str
-  choices: [none, start, replace, restart, stop, repair]
+  choices: [none, start, replace, restart, stop, repair, adopt]
   sample: start
 name:
   description: The name of the process.
@@ -390,8 +417,33 @@ ID_MAP = dict(
 )
 
 
+def _module(**spec):
+    """AnsibleModule(**spec), failing cleanly where ansible-core's int conversion raises
+    OverflowError (an int option of inf, nan or "inf") instead of failing the task."""
+    try:
+        return AnsibleModule(**spec)
+    except OverflowError:
+        # The same options with ints taken as they are, only to fail with a message.
+        module = AnsibleModule(**dict(spec, argument_spec=_raw_ints(spec['argument_spec'])))
+        module.fail_json(msg='an integer option is infinite or not a number: give a whole number')
+
+
+def _raw_ints(argument_spec):
+    raw = {}
+    for name, option in argument_spec.items():
+        option = dict(option)
+        if option.get('type') == 'int':
+            option['type'] = 'raw'
+        if option.get('elements') == 'int':
+            option['elements'] = 'raw'
+        if 'options' in option:
+            option['options'] = _raw_ints(option['options'])
+        raw[name] = option
+    return raw
+
+
 def main():
-    module = AnsibleModule(
+    module = _module(
         argument_spec=dict(
             name=dict(type='str', required=True),
             state=dict(type='str', choices=list(STATES), default=DEFAULT_STATE),

@@ -84,7 +84,7 @@ options:
       - Namespace files to enter, at most one per type - bind mounts such as
         C(/run/netns/NAME) made by C(ip netns add), or C(/proc/PID/ns/TYPE) links. The type
         of each comes from the kernel (C(NS_GET_NSTYPE)).
-      - Used for namespaces that no process is in.
+      - Used for namespaces that no process is in. An empty list is refused.
     type: list
     elements: path
   namespaces:
@@ -130,9 +130,17 @@ options:
     description:
       - Seconds the command may run. Then it is killed (C(SIGKILL)) together with its
         process group and the task fails with RV(timed_out=true).
-      - Must be more than 0.
+      - Must be more than 0 and at most 604800 (a week).
     type: float
     default: 60
+  max_output:
+    description:
+      - Bytes of stdout and of stderr each that are kept in the result. The command's
+        output is read as it comes; what goes beyond this is read and dropped, and the
+        result says RV(truncated=true).
+      - V(0) keeps nothing; at most 1073741824.
+    type: int
+    default: 4194304
   read_only:
     description:
       - Declare that the command changes nothing. The task then reports C(changed=false)
@@ -276,6 +284,11 @@ timed_out:
   returned: when the command ran
   type: bool
   sample: false
+truncated:
+  description: True when stdout or stderr was longer than O(max_output) and was cut there.
+  returned: when the command ran
+  type: bool
+  sample: false
 duration:
   description: Seconds from the fork to the end of the command.
   returned: when the command ran
@@ -292,13 +305,38 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
-    DEFAULT_CHDIR, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
+    DEFAULT_CHDIR, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
+def _module(**spec):
+    """AnsibleModule(**spec), failing cleanly where ansible-core's int conversion raises
+    OverflowError (an int option of inf, nan or "inf") instead of failing the task."""
+    try:
+        return AnsibleModule(**spec)
+    except OverflowError:
+        # The same options with ints taken as they are, only to fail with a message.
+        module = AnsibleModule(**dict(spec, argument_spec=_raw_ints(spec['argument_spec'])))
+        module.fail_json(msg='an integer option is infinite or not a number: give a whole number')
+
+
+def _raw_ints(argument_spec):
+    raw = {}
+    for name, option in argument_spec.items():
+        option = dict(option)
+        if option.get('type') == 'int':
+            option['type'] = 'raw'
+        if option.get('elements') == 'int':
+            option['elements'] = 'raw'
+        if 'options' in option:
+            option['options'] = _raw_ints(option['options'])
+        raw[name] = option
+    return raw
+
+
 def main():
-    module = AnsibleModule(
+    module = _module(
         argument_spec=dict(
             command=dict(type='raw', required=True),
             shell=dict(type='bool', default=False),
@@ -313,6 +351,7 @@ def main():
             stdin_add_newline=dict(type='bool', default=True),
             env=dict(type='dict', default={}),
             timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+            max_output=dict(type='int', default=DEFAULT_MAX_OUTPUT),
             read_only=dict(type='bool', default=False),
             proc_root=dict(type='path', default='/proc'),
         ),

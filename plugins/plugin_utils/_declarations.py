@@ -20,6 +20,7 @@ the list, which JSON Schema cannot express.
 """
 
 
+import re
 from collections.abc import Mapping
 
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._plain_data import plain
@@ -189,6 +190,19 @@ def declaration_errors(declarations, schema, variable, host=None):
     return [m for m in messages if not (m in seen or seen.add(m))]
 
 
+def _ecma_pattern(validator, pattern, instance, schema):  # pylint: disable=unused-argument
+    """``pattern`` with ECMA-262's ``$``: the end of the string. Python's ``$`` also matches
+    before a final newline, so ``^[a-z]+$`` took ``"box\\n"`` (and a hostname with it)."""
+    if not validator.is_type(instance, 'string'):
+        return
+    if not re.search(_PATTERN_END.sub(r'\\Z', pattern), instance):
+        yield jsonschema.ValidationError('%r does not match %r' % (instance, pattern))
+
+
+# An unescaped ``$`` (not after a backslash, outside a character class is all our schemas use).
+_PATTERN_END = re.compile(r'(?<!\\)\$')
+
+
 def _validator(schema, variable):
     """(plain schema, its validator); DeclarationSchemaError when it cannot be used."""
     if jsonschema is None:
@@ -197,6 +211,7 @@ def _validator(schema, variable):
         raise DeclarationSchemaError('the schema must be a mapping (a parsed JSON Schema)')
     schema = plain(schema)
     validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator_class = jsonschema.validators.extend(validator_class, {'pattern': _ecma_pattern})
     try:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:

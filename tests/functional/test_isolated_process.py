@@ -445,6 +445,17 @@ def test_killed_process_is_recreated(lab):
     absent(lab, name)
 
 
+def valid_record(name, args, **fields):
+    """A record as a start writes it, for the declaration ``args``."""
+    from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge
+    spec = converge.build_spec(args)
+    record = {'version': 1, 'name': name, 'phase': 'running', 'spec': spec, 'spec_hash': 'old',
+              'namespaces': dict((t, 1) for t in NS_TYPES), 'ns_pid': 1, 'cgroup': None, 'persisted_namespaces': {},
+              'log_path': spec['log_path'], 'created': '2000-01-01T00:00:00Z'}
+    record.update(fields)
+    return record
+
+
 def test_stranger_with_the_recorded_pid_is_untouched(lab):
     name = lab.name('stranger')
     args = lab.args(name)
@@ -453,10 +464,7 @@ def test_stranger_with_the_recorded_pid_is_untouched(lab):
         boot_id = open('/proc/sys/kernel/random/boot_id').read().strip()
         os.makedirs(lab.state_dir, mode=0o700, exist_ok=True)
         # The record of an earlier process whose PID the stranger now has.
-        record = {'version': 1, 'name': name, 'pid': stranger.pid, 'starttime': starttime(stranger.pid) - 1,
-                  'boot_id': boot_id, 'spec': {'command': ['sleep', '1']}, 'spec_hash': 'old',
-                  'namespaces': {}, 'ns_pid': 1, 'cgroup': None, 'persisted_namespaces': {},
-                  'log_path': args['log_path'], 'created': '2000-01-01T00:00:00Z'}
+        record = valid_record(name, args, pid=stranger.pid, starttime=starttime(stranger.pid) - 1, boot_id=boot_id)
         with open(os.path.join(lab.state_dir, name + '.json'), 'w') as handle:
             json.dump(record, handle)
 

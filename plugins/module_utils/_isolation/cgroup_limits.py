@@ -36,9 +36,14 @@ LIMIT_FILES = {
     'cpu_weight': ('cpu', 'cpu.weight', 'cpu.shares'),
 }
 
-_SIZE_RE = re.compile(r'^(?P<number>[0-9]+)\s*(?P<unit>[KMGT]?)(?:i?B)?$', re.IGNORECASE)
+# Matched with fullmatch: ``$`` alone would accept a trailing newline.
+_SIZE_RE = re.compile(r'(?P<number>[0-9]{1,40})[ \t]*(?P<unit>[KMGT]?)(?:i?B)?', re.IGNORECASE)
 _UNITS = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
-_COMPONENT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$')
+_COMPONENT_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.@:-]{0,254}')
+# The kernel keeps limits as a page count in a signed long: larger values wrap or are cut
+# (2**70 became nearly 0, 2**64 + 256M became 256M). 4 EiB is above any machine.
+MEMORY_MAX_LIMIT = 1 << 62
+PIDS_MAX_LIMIT = 4194304   # PID_MAX_LIMIT: pids.max refuses more
 
 
 class CgroupError(Exception):
@@ -52,34 +57,39 @@ def parse_memory_max(value):
     text = str(value).strip()
     if text.lower() == 'max':
         return 'max'
-    match = _SIZE_RE.match(text)
+    match = _SIZE_RE.fullmatch(text) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     if not match or int(match.group('number')) == 0:
         raise CgroupError('memory_max %r is not a size: use bytes, a K/M/G/T suffix (64M) or "max"' % (value,))
-    return int(match.group('number')) * _UNITS[match.group('unit').upper()]
+    size = int(match.group('number')) * _UNITS[match.group('unit').upper()]
+    if size > MEMORY_MAX_LIMIT:
+        raise CgroupError('memory_max %r is more than the kernel can hold (%d bytes, 4 EiB): use "max" for no limit'
+                          % (value, MEMORY_MAX_LIMIT))
+    return size
 
 
 def parse_pids_max(value):
     text = str(value).strip()
     if text.lower() == 'max':
         return 'max'
-    if not text.isdigit() or int(text) < 1:
-        raise CgroupError('pids_max %r must be a positive number of tasks or "max"' % (value,))
+    if (isinstance(value, bool) or not (text.isascii() and text.isdigit()) or len(text) > 20
+            or not 1 <= int(text) <= PIDS_MAX_LIMIT):
+        raise CgroupError('pids_max %r must be a number of tasks from 1 to %d or "max"' % (value, PIDS_MAX_LIMIT))
     return int(text)
 
 
 def check_cpu_weight(value):
-    if not 1 <= value <= 10000:
-        raise CgroupError('cpu_weight %d is out of range: use 1..10000 (100 is the kernel default)' % value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
+        raise CgroupError('cpu_weight %r is out of range: use 1..10000 (100 is the kernel default)' % (value,))
     return value
 
 
 def normalize_path(path):
     """``/nsops/web/`` -> ``nsops/web``; refuses ``..``, empty and odd components."""
     parts = [part for part in str(path).split('/') if part]
-    if not parts:
-        raise CgroupError('cgroup %r names no cgroup: use a relative path like "nsops/web"' % (path,))
+    if not parts or len(parts) > 16:
+        raise CgroupError('cgroup %r names no cgroup: use a relative path like "nsops/web" (up to 16 levels)' % (path,))
     for part in parts:
-        if part in ('.', '..') or not _COMPONENT_RE.match(part):
+        if part in ('.', '..') or not _COMPONENT_RE.fullmatch(part):
             raise CgroupError('cgroup %r has an invalid component %r: use letters, digits and _ . @ : - separated by /'
                               % (path, part))
     return '/'.join(parts)
@@ -168,6 +178,22 @@ def plan(path, limits, proc_root=None):
             raise CgroupError('%s needs the %s controller, which no mounted cgroup hierarchy offers: '
                               'mount it or drop %s' % (option, controller, option))
     return directories, writes, v2_enable
+
+
+def intended(path, limits, proc_root=None):
+    """The placement :func:`prepare` is going to make, before anything is made: its
+    ``created`` lists every directory that does not exist yet (an intent record keeps
+    it, so a run killed while preparing leaves a list of what may need removing)."""
+    directories = plan(path, limits, proc_root)[0]
+    created = []
+    for directory in directories:
+        missing = []
+        probe = directory
+        while not os.path.isdir(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        created.extend(reversed(missing))
+    return {'path': path, 'directories': directories, 'created': created, 'limits': {}}
 
 
 def prepare(path, limits, proc_root=None):
@@ -267,17 +293,21 @@ def procs_files(placement):
 def remove(placement, timeout=2.0):
     """Remove the cgroup and the parents this placement created; returns warnings.
 
-    A cgroup stays busy for a moment after its last task died (the task is still
-    being released), hence the retries; parents still used by others are kept.
+    Only directories the module created are removed: a cgroup that existed before
+    (named in the declaration but made by someone else) stays. A cgroup stays busy for
+    a moment after its last task died (the task is still being released), hence the
+    retries; parents still used by others are kept.
     """
     if not placement:
         return []
     warnings = []
-    # Only the cgroup itself and parents created for it, whatever else a record says.
+    created = set(placement.get('created') or [])
     suffix = '/' + placement.get('path', '')
-    leaves = [d for d in placement.get('directories', []) if d.endswith(suffix) and len(d) > len(suffix)]
-    parents = sorted((d for d in set(placement.get('created', []))
-                      if d not in leaves and any(leaf.startswith(d + '/') for leaf in leaves)), key=len, reverse=True)
+    leaves = [d for d in placement.get('directories', []) if d.endswith(suffix) and len(d) > len(suffix)
+              and d in created]
+    parents = sorted((d for d in created
+                      if d not in leaves and any(leaf.startswith(d + '/') for leaf in placement.get('directories', []))),
+                     key=len, reverse=True)
     deadline = time.monotonic() + timeout
     for directory in leaves:
         while True:

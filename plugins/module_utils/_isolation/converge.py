@@ -36,6 +36,7 @@ import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import cgroup_limits
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import drift as drift_
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import files
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import spawn
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.paths import resolve_in_root
@@ -65,9 +66,15 @@ DEFAULT_RECREATE = True
 DEFAULT_STATE_DIR = '/run/nsops-namespaces/isolated'
 DEFAULT_LOG_DIR = '/var/log/nsops-namespaces/isolated'
 DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
-HOSTNAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
-UMASK_RE = re.compile(r'^(?:0o?)?[0-7]{1,3}$')
+# Matched with fullmatch: ``$`` alone would accept a trailing newline ("box\n").
+NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,62}')
+HOSTNAME_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}')
+UMASK_RE = re.compile(r'(?:0o?)?[0-7]{1,3}')
+# A user or group: a name as useradd takes it, or a number.
+ACCOUNT_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?')
+MAX_ID = (1 << 32) - 2             # uid/gid 4294967295 is "no id"
+MAX_TIME_OFFSET = 4611686018       # the kernel refuses offsets beyond KTIME_SEC_MAX / 2 (ERANGE)
+MAX_STOP_TIMEOUT = 86400.0         # a day: longer is a mistake, inf/nan/1e308 cannot be waited for
 CAP_SYS_ADMIN = 21
 RECORD_VERSION = 1
 KILL_TIMEOUT = 5.0      # after SIGKILL: the kernel tears the namespace down
@@ -94,7 +101,7 @@ class IsolationError(Exception):
 # ---------------------------------------------------------------------------- spec
 
 def check_name(name):
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise IsolationError('name %r is not allowed: use 1-63 letters, digits, "_", "." or "-", starting with a '
                              'letter or digit (it names files in the state directory)' % (name,))
     return name
@@ -133,8 +140,8 @@ def build_spec(params):
         'chdir': chdir,
         'root': root,
         'env': env,
-        'user': None if params.get('user') is None else str(params['user']),
-        'group': None if params.get('group') is None else str(params['group']),
+        'user': _account_name(params, 'user'),
+        'group': _account_name(params, 'group'),
         'umask': umask,
         'log_path': params.get('log_path') or os.path.join(DEFAULT_LOG_DIR, name + '.log'),
         'cgroup': cgroup,
@@ -176,7 +183,7 @@ def _namespaces(params):
 def _hostname(params, namespaces):
     hostname = params.get('hostname')
     if hostname is not None:
-        if not HOSTNAME_RE.match(hostname):
+        if not isinstance(hostname, str) or not HOSTNAME_RE.fullmatch(hostname):
             raise IsolationError('hostname %r is not valid: use up to 64 letters, digits, "-", "_" or "."' % hostname)
         _require_namespace(namespaces, 'hostname', 'uts', ' (otherwise it would rename the host)')
     return hostname
@@ -213,9 +220,42 @@ def _time_offsets(params, namespaces):
     for option in ('monotonic_offset', 'boottime_offset'):
         value = params.get(option)
         if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_TIME_OFFSET:
+                raise IsolationError('%s %r is out of range: give whole seconds between -%d and %d'
+                                     % (option, value, MAX_TIME_OFFSET, MAX_TIME_OFFSET))
             _require_namespace(namespaces, option, 'time')
         offsets[option] = value
     return offsets
+
+
+def _account_name(params, option):
+    value = params.get(option)
+    if value is None:
+        return None
+    value = str(value)
+    if not ACCOUNT_RE.fullmatch(value) or (value.isdigit() and int(value) > MAX_ID):
+        raise IsolationError('%s %r is not a user or group name or a number up to %d' % (option, value, MAX_ID))
+    return value
+
+
+def check_path(option, path):
+    """An absolute path without NUL bytes (the kernel cannot take them), normalized."""
+    if not isinstance(path, str) or '\0' in path or not os.path.isabs(path):
+        raise IsolationError('%s %r must be an absolute path without NUL bytes' % (option, path))
+    return os.path.normpath(path)
+
+
+def check_timeout(option, value, default):
+    """A finite number of seconds from 0 to MAX_STOP_TIMEOUT (inf, nan and 1e308 cannot be waited for)."""
+    if value is None:
+        return default
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        value = float('nan')
+    if not 0 <= value <= MAX_STOP_TIMEOUT:  # False for nan
+        raise IsolationError('%s %r is out of range: give seconds from 0 to %d' % (option, value, MAX_STOP_TIMEOUT))
+    return value
 
 
 def _paths(params):
@@ -223,8 +263,10 @@ def _paths(params):
     chdir = params.get('chdir') or DEFAULT_CHDIR
     root = params.get('root')
     for option, path in (('chdir', chdir), ('root', root), ('log_path', params.get('log_path'))):
-        if path is not None and not os.path.isabs(path):
-            raise IsolationError('%s %r must be an absolute path' % (option, path))
+        if path is not None:
+            check_path(option, path)
+    if params.get('log_path') is not None and params['log_path'].endswith('/'):
+        raise IsolationError('log_path %r names a directory: give the log file' % (params['log_path'],))
     return os.path.normpath(chdir), None if root is None else os.path.normpath(root)
 
 
@@ -235,13 +277,15 @@ def _environment(params):
             raise IsolationError('env name %r is not valid: no "=" or NUL, not empty' % (key,))
         if value is None:
             raise IsolationError('env %s has no value: give a string' % key)
+        if '\0' in str(value):
+            raise IsolationError('env %s holds a NUL byte, which an environment cannot carry' % key)
         env[key] = str(value)
     return env
 
 
 def _umask(params):
     umask = str(params.get('umask') if params.get('umask') is not None else DEFAULT_UMASK)
-    if not UMASK_RE.match(umask):
+    if not UMASK_RE.fullmatch(umask):
         raise IsolationError('umask %r is not an octal mode like "0022"' % umask)
     return '%04o' % int(umask.replace('o', ''), 8)
 
@@ -258,7 +302,7 @@ def _cgroup_limits(params, name):
         if params.get('pids_max') is not None:
             limits['pids_max'] = cgroup_limits.parse_pids_max(params['pids_max'])
         if params.get('cpu_weight') is not None:
-            limits['cpu_weight'] = cgroup_limits.check_cpu_weight(int(params['cpu_weight']))
+            limits['cpu_weight'] = cgroup_limits.check_cpu_weight(params['cpu_weight'])
     except cgroup_limits.CgroupError as exc:
         raise IsolationError(str(exc))
     if limits and cgroup is None:
@@ -284,10 +328,12 @@ def _id_map(entries, option):
     for entry in entries:
         try:
             line = dict((key, int(entry[key])) for key in ('inside', 'outside', 'count'))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise IsolationError('%s entry %r needs integer inside, outside and count' % (option, entry))
-        if line['inside'] < 0 or line['outside'] < 0 or line['count'] < 1:
-            raise IsolationError('%s entry %r: ids must be >= 0 and count >= 1' % (option, entry))
+        if (line['inside'] < 0 or line['outside'] < 0 or line['count'] < 1
+                or max(line['inside'], line['outside']) + line['count'] - 1 > MAX_ID):
+            raise IsolationError('%s entry %r: ids must be >= 0, count >= 1 and the range must end at %d or below'
+                                 % (option, entry, MAX_ID))
         result.append(line)
     return result
 
@@ -398,6 +444,11 @@ def build_launch(spec, store):
     if not os.path.isdir(host_path(root, spec['chdir'])):
         raise IsolationError('chdir %s is not a directory%s' % (spec['chdir'], ' inside root %s' % root if root else ''))
 
+    try:
+        files.check_log_target(spec['log_path'])
+    except OSError as exc:
+        raise IsolationError('log_path %s' % exc.strerror)
+
     env = {'PATH': DEFAULT_PATH}
     env.update(spec['env'])
     executable = find_executable(spec, env['PATH'])
@@ -452,46 +503,68 @@ def _map_text(id_map):
 # ---------------------------------------------------------------------------- state store
 
 class StateStore:
-    """``<dir>/<name>.json`` records, ``<dir>/<name>.lock`` locks, ``<dir>/ns/<name>/<type>`` mounts."""
+    """``<dir>/<name>.json`` records, ``<dir>/<name>.lock`` locks, ``<dir>/<name>.start``
+    claims of a start in progress, ``<dir>/ns/<name>/<type>`` mounts."""
 
     def __init__(self, directory):
-        if not os.path.isabs(directory):
-            raise IsolationError('state_dir %r must be an absolute path' % directory)
-        self.directory = os.path.normpath(directory)
+        self.directory = check_path('state_dir', directory)
         self.ns_root = os.path.join(self.directory, 'ns')
 
     def record_path(self, name):
         return os.path.join(self.directory, name + '.json')
 
-    def ensure(self):
-        """Create the directory root-only, or refuse one that others could write."""
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, 0o700)
-            os.chmod(self.directory, 0o700)
-        info = os.lstat(self.directory)
+    def claim_path(self, name):
+        return os.path.join(self.directory, name + '.start')
+
+    def persisted_path(self, name, nstype):
+        return os.path.join(self.ns_root, name, nstype)
+
+    def check(self):
+        """Refuse a state directory that others could write (its records would be forged);
+        a missing one is fine: there is nothing in it to trust."""
+        try:
+            info = os.lstat(self.directory)
+        except FileNotFoundError:
+            return False
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-            raise IsolationError('state_dir %s must be a directory owned by uid %d with mode 0700 (it is %04o, uid '
+            raise IsolationError('state_dir %s must be a directory owned by uid %d with mode 0700 (it is %s%04o, uid '
                                  '%d): fix it with chown/chmod or choose another state_dir'
-                                 % (self.directory, os.geteuid(), stat.S_IMODE(info.st_mode), info.st_uid))
+                                 % (self.directory, os.geteuid(), '' if stat.S_ISDIR(info.st_mode) else 'not a '
+                                    'directory, mode ', stat.S_IMODE(info.st_mode), info.st_uid))
+        return True
+
+    def ensure(self):
+        """Create the directory (and missing parents) root-only, or refuse one that others could write."""
+        try:
+            files.make_dirs(self.directory, 0o700)
+        except OSError as exc:
+            raise IsolationError('state_dir %s cannot be created: %s' % (self.directory, exc.strerror))
+        self.check()
 
     def load(self, name):
+        """The record of ``name``, validated as untrusted input, or None."""
+        path = self.record_path(name)
         try:
-            with open(self.record_path(name)) as handle:
-                record = json.load(handle)
-        except (OSError, IOError) as exc:
-            if exc.errno == errno.ENOENT:
-                return None
-            raise IsolationError('cannot read %s: %s' % (self.record_path(name), exc.strerror))
+            data = files.read_small_file(path, RECORD_MAX)
+        except OSError as exc:
+            raise IsolationError('cannot read %s: %s' % (path, exc.strerror))
+        if data is None:
+            return None
+        try:
+            record = json.loads(data.decode('utf-8'))
         except ValueError:
-            raise IsolationError('%s is not a valid record: inspect it, stop its process by hand and delete it'
-                                 % self.record_path(name))
+            raise IsolationError('%s is not a valid record: inspect it, stop its process by hand and delete it' % path)
         if not isinstance(record, dict) or record.get('version') != RECORD_VERSION:
-            raise IsolationError('%s has an unknown format: inspect it, stop its process by hand and delete it'
-                                 % self.record_path(name))
+            raise IsolationError('%s has an unknown format: inspect it, stop its process by hand and delete it' % path)
+        problem = record_problem(record, name, self)
+        if problem:
+            raise IsolationError('%s is not a valid record (%s): inspect it, stop its process by hand and delete it'
+                                 % (path, problem))
         return record
 
     def save(self, record):
-        fd, temp = tempfile.mkstemp(prefix='.%s.' % record['name'], suffix='.tmp', dir=self.directory)
+        # '~' is in no name: a sweep of one name's leftovers never touches another's.
+        fd, temp = tempfile.mkstemp(prefix='.%s~' % record['name'], suffix='.tmp', dir=self.directory)
         try:
             with os.fdopen(fd, 'w') as handle:
                 json.dump(record, handle, indent=1, sort_keys=True)
@@ -505,6 +578,36 @@ class StateStore:
     def delete(self, name):
         _unlink_quietly(self.record_path(name))
 
+    def sweep(self, name):
+        """Remove the temporary files of a save that a killed run left (lock held)."""
+        prefix = '.%s~' % name
+        for entry in os.listdir(self.directory):
+            if entry.startswith(prefix) and entry.endswith('.tmp'):
+                _unlink_quietly(os.path.join(self.directory, entry))
+
+    def open_claim(self, name):
+        """A new, empty claim file for a start; the setup child writes to the returned fd."""
+        path = self.claim_path(name)
+        _unlink_quietly(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)
+        return fd
+
+    def load_claim(self, name):
+        """``{token, pid, starttime}`` the setup child of a start wrote, or None."""
+        try:
+            data = files.read_small_file(self.claim_path(name), 4096)
+            claim = json.loads((data or b'').decode('ascii'))
+        except (OSError, ValueError):
+            return None
+        if (not isinstance(claim, dict) or not isinstance(claim.get('token'), str)
+                or not _is_int(claim.get('pid'), 1) or not _is_int(claim.get('starttime'), 0)):
+            return None
+        return claim
+
+    def delete_claim(self, name):
+        _unlink_quietly(self.claim_path(name))
+
     def lock_path(self, name):
         return os.path.join(self.directory, name + '.lock')
 
@@ -512,14 +615,20 @@ class StateStore:
     def lock(self, name, timeout):
         """Exclusive per-name lock, held for a whole run.
 
+        A setup child forked while it is held inherits it (the same open file
+        description): a run whose module was killed keeps the name locked until its
+        setup child has exited, so the next run sees the claim complete.
+
         The lock file is deleted once nothing is left of the name, so a waiter may end
         up holding a deleted file: it then locks the new one instead.
         """
         path = self.lock_path(name)
         deadline = time.monotonic() + timeout
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise IsolationError('%s is not a regular file: remove it' % path)
                 _flock(fd, max(0.0, deadline - time.monotonic()), 'another run is still working on %s' % name)
                 if _same_file(fd, path):
                     break
@@ -528,7 +637,7 @@ class StateStore:
                 raise
             os.close(fd)
         try:
-            yield
+            yield fd
         finally:
             if not os.path.exists(self.record_path(name)):
                 _unlink_quietly(path)  # still locked: nobody else can be using it
@@ -536,7 +645,7 @@ class StateStore:
 
     @contextlib.contextmanager
     def _ns_lock(self):
-        fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             _flock(fd, LOCK_GRACE, 'another run keeps %s locked' % self.ns_root)
             yield
@@ -548,25 +657,25 @@ class StateStore:
 
         ns/ is a private mount of its own (bound onto itself, as ``ip netns`` does
         with /run/netns): bind mounts of mount namespaces are refused on shared mounts
-        and would propagate into other namespaces.
+        and would propagate into other namespaces. Whether ns/ is already a mount point
+        is read from the whole mountinfo (read to its end: a table over 4 KB comes in
+        several reads), so reruns never stack a second self-bind.
         """
         if not types:
             return {}
         paths = {}
         with self._ns_lock():
-            if not os.path.isdir(self.ns_root):
-                os.mkdir(self.ns_root, 0o700)
+            files.make_dirs(self.ns_root, 0o700)
             if not is_mount_point(self.ns_root):
                 syscalls.bind_mount(self.ns_root, self.ns_root)
             syscalls.make_private(self.ns_root)
             directory = os.path.join(self.ns_root, name)
-            if not os.path.isdir(directory):
-                os.mkdir(directory, 0o700)
+            files.make_dirs(directory, 0o700)
             for nstype in types:
-                path = os.path.join(directory, nstype)
+                path = self.persisted_path(name, nstype)
                 while syscalls.umount_detach(path):
                     pass  # a leftover of an earlier process
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
                 syscalls.bind_mount('/proc/%d/ns/%s' % (pid, nstype), path)
                 paths[nstype] = path
         return paths
@@ -580,7 +689,7 @@ class StateStore:
         directory = os.path.join(self.ns_root, name)
         if not os.path.isdir(directory):
             return warnings
-        paths = dict((nstype, os.path.join(directory, nstype)) for nstype in types if nstype in NS_TYPES)
+        paths = dict((nstype, self.persisted_path(name, nstype)) for nstype in types if nstype in NS_TYPES)
         with self._ns_lock():
             for path in sorted(paths.values()):
                 try:
@@ -598,6 +707,85 @@ class StateStore:
                     warnings.append('%s was not unmounted: %s' % (self.ns_root, exc.strerror))
                 _rmdir_quietly(self.ns_root)
         return warnings
+
+
+# ---------------------------------------------------------------------------- records (untrusted input)
+
+RECORD_MAX = 1 << 20
+PHASES = ('starting', 'running')
+
+
+def _is_int(value, minimum):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def record_problem(record, name, store):
+    """Why ``record`` (read from ``<name>.json``) cannot be trusted, or None.
+
+    A record steers what root signals, unmounts, removes and writes, so every field is
+    checked: the name is the file's, the spec is one build_spec accepts, the cgroup
+    directories lie below the mounted cgroup hierarchies at the spec's cgroup path,
+    limit files are the limit files of those directories and persisted namespaces are
+    the paths derived from name and type.
+    """
+    for key, kind in (('name', str), ('spec', dict), ('spec_hash', str), ('boot_id', str), ('log_path', str)):
+        if not isinstance(record.get(key), kind):
+            return 'missing or wrong %s' % key
+    if record['name'] != name:
+        return 'its name %r is not its file name %r' % (record['name'], name)
+    phase = record.get('phase', 'running')
+    if phase not in PHASES:
+        return 'unknown phase %r' % (phase,)
+    spec = record['spec']
+    try:
+        checked = build_spec(dict(spec, name=name))
+    except (IsolationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        return 'its spec is not valid: %s' % (exc.msg if isinstance(exc, IsolationError) else exc)
+    if sorted(spec) != sorted(SPEC_KEYS) or checked['cgroup'] != spec['cgroup']:
+        return 'its spec has other keys than a spec'
+    if record['log_path'] != spec['log_path']:
+        return 'log_path differs from its spec'
+    if phase == 'starting':
+        if not isinstance(record.get('token'), str):
+            return 'missing token of the start'
+    else:
+        for key, minimum in (('pid', 1), ('starttime', 0), ('ns_pid', 1)):
+            if not _is_int(record.get(key), minimum):
+                return 'missing or wrong %s' % key
+        namespaces = record.get('namespaces')
+        if not isinstance(namespaces, dict) or any(not _is_int(namespaces.get(t), 1) for t in spec['namespaces']):
+            return 'the inodes of its namespaces are missing'
+    persisted = record.get('persisted_namespaces') or {}
+    if not isinstance(persisted, dict) or any(t not in spec['persist_namespaces'] or path != store.persisted_path(
+            name, t) for t, path in persisted.items()):
+        return 'persisted_namespaces are not the paths of its name in the state directory'
+    return _placement_problem(record.get('cgroup'), spec['cgroup'])
+
+
+def _placement_problem(placement, cgroup):
+    if placement is None:
+        return None
+    if not isinstance(placement, dict) or cgroup is None or placement.get('path') != cgroup:
+        return 'its cgroup is not the cgroup of its spec'
+    try:
+        unified, v1 = cgroup_limits.cgroup_mounts()
+    except (OSError, ProcParseError):
+        return 'the cgroup mounts cannot be read'
+    mounts = set([unified] if unified else []) | set(v1.values())
+    parts = cgroup.split('/')
+    leaves = set(os.path.join(mount, cgroup) for mount in mounts)
+    prefixes = set(os.path.join(mount, *parts[:depth]) for mount in mounts for depth in range(1, len(parts) + 1))
+    limit_files = set(os.path.join(leaf, name) for leaf in leaves for entry in cgroup_limits.LIMIT_FILES.values()
+                      for name in entry[1:])
+    directories, created, limits = placement.get('directories'), placement.get('created'), placement.get('limits')
+    if not isinstance(directories, list) or not set(directories) <= leaves:
+        return 'its cgroup directories are not below the mounted cgroup hierarchies'
+    if not isinstance(created, list) or not set(created) <= prefixes:
+        return 'its created cgroups are not below the mounted cgroup hierarchies'
+    if not isinstance(limits, dict) or not set(limits) <= limit_files or not all(
+            isinstance(value, str) for value in limits.values()):
+        return 'its cgroup limits are not limit files of its cgroup'
+    return None
 
 
 def _flock(fd, timeout, busy_message):
@@ -638,14 +826,21 @@ def _rmdir_quietly(path):
 # ---------------------------------------------------------------------------- identity
 
 def is_ours(record, proc_root, boot_id):
-    """True only while PID, starttime and boot id of the record all match a live process."""
-    if not record or record.get('boot_id') != boot_id:
+    """True only while PID, starttime, boot id and the inode of every declared namespace
+    of the record all match a live process: a stranger that got the PID, or a forged
+    record naming a stranger's true PID and starttime, is never taken for ours."""
+    if not record or record.get('phase', 'running') != 'running' or record.get('boot_id') != boot_id:
         return False
     try:
         stat_ = read_stat(proc_root, record['pid'])
+        if stat_.starttime != record.get('starttime') or stat_.state in ('Z', 'X', 'x'):
+            return False
+        declared = tuple(record['spec']['namespaces'])
+        links = read_ns_links(proc_root, record['pid'], names=declared)
     except (OSError, ProcParseError):
         return False
-    return stat_.starttime == record.get('starttime') and stat_.state not in ('Z', 'X', 'x')
+    recorded = record.get('namespaces') or {}
+    return all(links.get(nstype) is not None and links.get(nstype) == recorded.get(nstype) for nstype in declared)
 
 
 def describe(proc_root, pid):
@@ -683,6 +878,8 @@ def stop(record, signum, timeout, proc_root, boot_id):
     wait for the zombie to be reaped (its parent is init, not us): namespaces and
     cgroup membership are released when a process exits, and a zombie is not "ours".
     """
+    if record.get('phase', 'running') != 'running':
+        return False  # an intent: no process of its own (see reconcile)
     pid = record['pid']
     try:
         pidfd = pidfd_open(pid)
@@ -793,7 +990,7 @@ def converge(params, check_mode=False, proc_root=None):
     require_privileges()
     store = StateStore(params.get('state_dir') or DEFAULT_STATE_DIR)
     signum = parse_signal(params.get('stop_signal') or DEFAULT_STOP_SIGNAL)
-    stop_timeout = float(params.get('stop_timeout') if params.get('stop_timeout') is not None else DEFAULT_STOP_TIMEOUT)
+    stop_timeout = check_timeout('stop_timeout', params.get('stop_timeout'), DEFAULT_STOP_TIMEOUT)
     spec = launch = new_hash = None
     if state != 'absent':
         spec = build_spec(params)
@@ -801,22 +998,26 @@ def converge(params, check_mode=False, proc_root=None):
         launch = build_launch(spec, store)
 
     boot_id = read_boot_id(proc_root)
-    if check_mode or (state == 'absent' and not os.path.isdir(store.directory)):
-        return _plan_result(name, state, store.load(name), spec, new_hash, params, proc_root, boot_id)
-
     try:
+        # Check mode trusts a state directory no more than a real run does.
+        exists = store.check()
+        if check_mode or (state == 'absent' and not exists):
+            record, event = settle(store, name, store.load(name), proc_root, boot_id, preview=True)
+            return _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id, event)
+
         store.ensure()
         with store.lock(name, stop_timeout + LOCK_GRACE):
-            record = store.load(name)
-            result = _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id)
-            if result['action'] == 'none':
+            store.sweep(name)
+            record, event = settle(store, name, store.load(name), proc_root, boot_id)
+            result = _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id, event)
+            if result['action'] in ('none', 'adopt'):
                 return result
             if result['action'] == 'repair':
                 return _repair(store, record, result)
             warnings = []
             if record:
                 warnings.extend(_teardown(store, record, signum, stop_timeout, proc_root, boot_id))
-            if result['action'] != 'stop':
+            if state != 'absent':
                 record = _start(store, name, spec, new_hash, launch, proc_root, boot_id)
                 result.update(_facts(record))
             if warnings:
@@ -827,9 +1028,79 @@ def converge(params, check_mode=False, proc_root=None):
         raise IsolationError('%s: %s%s' % (name, exc.strerror or exc, where))
 
 
-def _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id):
+# ---------------------------------------------------------------------------- crash consistency
+
+def settle(store, name, record, proc_root, boot_id, preview=False):
+    """Finish what a run killed while starting left: ``(record, event)``.
+
+    A record in phase ``starting`` is the intent a start wrote before it forked. Its
+    setup child wrote ``{token, pid, starttime}`` to the claim file as soon as the
+    workload existed (and held the lock until then). When the claim has the intent's
+    token and names a live process of this boot with that starttime in namespaces of
+    its own, the process is **adopted**: described, its namespaces persisted and the
+    record completed. Otherwise nothing of the start runs and what it made (persisted
+    namespace mounts, cgroups it created) is **removed** with the record.
+
+    ``event`` is None, ``'adopted'`` or ``'removed'``; with ``preview`` nothing is
+    touched and the record is what adopting would make of it.
+    """
+    if not record or record.get('phase', 'running') != 'starting':
+        if not preview:
+            store.delete_claim(name)  # a claim left by a run killed after its record was saved
+        return record, None
+    candidate = _claimed(store, record, proc_root, boot_id)
+    if preview:
+        return candidate, 'adopted' if candidate else 'removed'
+    if candidate:
+        try:
+            candidate['persisted_namespaces'] = store.persist(record['name'], candidate['pid'],
+                                                              record['spec']['persist_namespaces'])
+            store.save(candidate)
+            store.delete_claim(record['name'])
+            return candidate, 'adopted'
+        except OSError:
+            stop(candidate, signal.SIGKILL, 0, proc_root, boot_id)
+    _remove_leftovers(store, record)
+    return None, 'removed'
+
+
+def _claimed(store, record, proc_root, boot_id):
+    """The completed record of the process the intent's claim names, or None."""
+    claim = store.load_claim(record['name'])
+    if not claim or claim['token'] != record['token'] or record['boot_id'] != boot_id:
+        return None
+    candidate = dict(record, pid=claim['pid'], starttime=claim['starttime'], phase='running')
+    candidate.pop('token', None)
+    try:
+        facts = describe(proc_root, claim['pid'])
+    except (OSError, ProcParseError):
+        return None
+    own = own_namespaces()
+    fresh = all(facts['namespaces'].get(t) not in (None, own.get(t, (None, None))[1])
+                for t in record['spec']['namespaces'])
+    if facts['starttime'] != claim['starttime'] or not fresh:
+        return None
+    candidate.update(facts)
+    return candidate
+
+
+def _remove_leftovers(store, record):
+    """What an intent may have made, removed; the record goes last (a run killed here
+    leaves the intent, and the next run removes the rest)."""
+    warnings = store.release(record['name'], list(record['spec']['persist_namespaces']))
+    warnings.extend(cgroup_limits.remove(record.get('cgroup')))
+    store.delete_claim(record['name'])
+    store.delete(record['name'])
+    return warnings
+
+
+def _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id, event=None):
     running = is_ours(record, proc_root, boot_id)
     action = decide(state, record, running, new_hash, params.get('recreate', DEFAULT_RECREATE))
+    if action == 'none' and event == 'removed' and state == 'absent':
+        action = 'stop'  # the leftovers of an interrupted start are removed
+    elif action == 'none' and event == 'adopted':
+        action = 'adopt'  # the process an interrupted start made is kept and recorded
     # "stopped": a record is left but its process is gone (killed, exited, rebooted).
     before = _view(record['spec'] if record else None,
                    'present' if running else 'stopped' if record else 'absent')
@@ -847,6 +1118,11 @@ def _plan_result(name, state, record, spec, new_hash, params, proc_root, boot_id
     result.update(_facts(record if running and action == 'none' else None, spec))
     if state == 'absent' and record:
         result['log_path'] = record.get('log_path')
+    if event:
+        result['warnings'] = ['an earlier run was killed while it started %s: what it started was %s'
+                              % (name, 'adopted' if event == 'adopted' else 'removed')]
+    if action in ('none', 'adopt') and running:
+        result.update(_facts(record))
     if action == 'none' and running and record.get('spec_hash') != new_hash and state != 'absent':
         result['warnings'] = ['%s runs with a different spec; recreate: false keeps it' % name]
     elif action == 'none' and running and state != 'absent':
@@ -884,48 +1160,69 @@ def _facts(record, spec=None):
 def _teardown(store, record, signum, stop_timeout, proc_root, boot_id):
     """Stop the process if it is ours, then remove what it left: mounts, cgroup, record."""
     stop(record, signum, stop_timeout, proc_root, boot_id)
-    warnings = store.release(record['name'], list(record.get('persisted_namespaces') or {}))
+    types = set(record.get('persisted_namespaces') or {}) | set(record['spec']['persist_namespaces'])
+    warnings = store.release(record['name'], sorted(types))
     warnings.extend(cgroup_limits.remove(record.get('cgroup')))
+    store.delete_claim(record['name'])
     store.delete(record['name'])
     return warnings
 
 
 def _start(store, name, spec, new_hash, launch, proc_root, boot_id):
-    log_dir = os.path.dirname(spec['log_path'])
-    if not os.path.isdir(log_dir):
-        os.makedirs(log_dir, 0o750)
-    placement = None
-    if spec['cgroup']:
-        limits = dict((key, spec[key]) for key in cgroup_limits.LIMIT_FILES)
-        try:
-            placement = cgroup_limits.prepare(spec['cgroup'], limits, proc_root)
-        except cgroup_limits.CgroupError as exc:
-            raise IsolationError(str(exc))
-        launch.cgroup_procs = cgroup_limits.procs_files(placement)
-    try:
-        pid = spawn.spawn(launch)
-    except spawn.SpawnError as exc:
-        cgroup_limits.remove(placement)
-        raise IsolationError('starting %s failed at %s: %s' % (name, exc.step, exc.detail))
-    except BaseException:
-        cgroup_limits.remove(placement)
-        raise
+    """Start the process (lock held): intent, cgroup, claim, spawn, record.
+
+    The intent record is on disk before anything is made, and says what may be made
+    (the cgroup directories that do not exist yet), so a run killed at any instant
+    leaves something :func:`settle` can finish. The setup child keeps the lock (see
+    spawn) until the claim is written.
+    """
     record = {
-        'version': RECORD_VERSION, 'name': name, 'pid': pid, 'boot_id': boot_id,
-        'spec': spec, 'spec_hash': new_hash, 'log_path': spec['log_path'], 'cgroup': placement,
+        'version': RECORD_VERSION, 'name': name, 'phase': 'starting', 'token': os.urandom(8).hex(),
+        'boot_id': boot_id, 'spec': spec, 'spec_hash': new_hash, 'log_path': spec['log_path'], 'cgroup': None,
         'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'persisted_namespaces': {},
     }
+    limits = dict((key, spec[key]) for key in cgroup_limits.LIMIT_FILES)
     try:
-        record.update(describe(proc_root, pid))
-        record['persisted_namespaces'] = store.persist(name, pid, spec['persist_namespaces'])
+        if spec['cgroup']:
+            record['cgroup'] = cgroup_limits.intended(spec['cgroup'], limits, proc_root)
+    except cgroup_limits.CgroupError as exc:
+        raise IsolationError(str(exc))
+    store.save(record)
+    claim_fd = None
+    try:
+        if spec['cgroup']:
+            record['cgroup'] = cgroup_limits.prepare(spec['cgroup'], limits, proc_root)
+            store.save(record)
+            launch.cgroup_procs = cgroup_limits.procs_files(record['cgroup'])
+        claim_fd = store.open_claim(name)
+        launch.claim_fd, launch.token = claim_fd, record['token']
+        pid = spawn.spawn(launch)
+    except (spawn.SpawnError, cgroup_limits.CgroupError, OSError) as exc:
+        _remove_leftovers(store, record)
+        if isinstance(exc, spawn.SpawnError):
+            raise IsolationError('starting %s failed at %s: %s' % (name, exc.step, exc.detail))
+        if isinstance(exc, cgroup_limits.CgroupError):
+            raise IsolationError(str(exc))
+        raise
+    except BaseException:
+        _remove_leftovers(store, record)
+        raise
+    finally:
+        if claim_fd is not None:
+            os.close(claim_fd)
+    running = dict(record, pid=pid, phase='running')
+    running.pop('token')
+    try:
+        running.update(describe(proc_root, pid))
+        running['persisted_namespaces'] = store.persist(name, pid, spec['persist_namespaces'])
     except (OSError, ProcParseError) as exc:
         # Exited at once, or the namespaces could not be kept: leave nothing behind.
-        if 'starttime' in record:
-            stop(record, signal.SIGKILL, 0, proc_root, boot_id)
-        store.release(name, spec['persist_namespaces'])
-        cgroup_limits.remove(placement)
+        if 'starttime' in running:
+            stop(running, signal.SIGKILL, 0, proc_root, boot_id)
+        _remove_leftovers(store, record)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ESRCH):
             raise IsolationError('%s (pid %d) exited right after it started: see %s' % (name, pid, spec['log_path']))
         raise IsolationError('starting %s failed: %s' % (name, exc))
-    store.save(record)
-    return record
+    store.save(running)
+    store.delete_claim(name)
+    return running

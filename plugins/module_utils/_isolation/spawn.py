@@ -23,12 +23,22 @@ Three processes take part::
 Every failure is sent to the parent as one JSON line through CLOEXEC pipes, so a
 missing binary is a clear message and no process is left behind. The parent returns
 as soon as the workload exec'd: nothing of the module stays attached to it.
+
+**When the module dies** (SIGKILL) at any instant, the start stays findable: the setup
+child inherits the module's per-name lock (the open file description of the flock, so
+the next run waits until the setup child has exited) and, as soon as it has forked the
+workload, writes ``{token, pid, starttime}`` to the claim fd the module opened before
+the fork (opened then because after unshare(CLONE_NEWUSER) the setup child may no
+longer open files in the state directory). The next run matches the claim's token with
+its intent record and adopts or removes the workload (see converge).
 """
 
 
+import json
 import os
 import time
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import files
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import child
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
@@ -68,6 +78,8 @@ class LaunchPlan:
         self.clear_groups = False       # drop supplementary groups (when user/group is set)
         self.umask = 0o022
         self.cgroup_procs = []          # cgroup.procs files to join before unshare
+        self.claim_fd = None            # the setup child writes the workload's identity here
+        self.token = None               # ... with this token of the intent record
 
 
 def _fail(fd, step, exc):
@@ -80,8 +92,8 @@ def _fail(fd, step, exc):
 def spawn(plan):
     """Start the workload; return its PID (in our PID namespace) once it has exec'd."""
     try:
-        # O_NOFOLLOW: root appends here; a planted symlink must not redirect that.
-        log_fd = os.open(plan.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        # Root appends here: no symlink, no FIFO, no device, nothing that blocks.
+        log_fd = files.open_log(plan.log_path)
     except OSError as exc:
         raise SpawnError('log_path', 'cannot open %s: %s (it must be a regular file, not a symlink)'
                          % (plan.log_path, exc.strerror))
@@ -175,11 +187,19 @@ def _setup_child(plan, parent_ends, report_w, go_r, log_fd, null_fd):  # pragma:
             procfs.write_proc_file('self', 'timens_offsets', plan.time_offsets)
         step = 'fork'
         exec_r, exec_w = os.pipe()  # CLOEXEC: EOF once the workload exec'd
-        workload_pid = child.fork_child(_workload, plan, (exec_r, report_w), exec_w, log_fd, null_fd)
+        claimed_r, claimed_w = os.pipe()  # the workload waits here until the claim is written
+        workload_pid = child.fork_child(_workload, plan, (exec_r, report_w, claimed_w), exec_w, log_fd, null_fd,
+                                        claimed_r)
     except BaseException as exc:  # pylint: disable=broad-except
         _fail(report_w, step, exc)
         return 1
     os.close(exec_w)
+    os.close(claimed_r)
+    # The workload is still blocked: it has not mounted its /proc over the /proc of the
+    # mount namespace we share with it, so its stat is readable here.
+    _write_claim(plan, workload_pid)
+    os.write(claimed_w, b'g')
+    os.close(claimed_w)
     child.send(report_w, pid=workload_pid)
     failure = child.read_all(exec_r)
     if failure:
@@ -192,14 +212,34 @@ def _setup_child(plan, parent_ends, report_w, go_r, log_fd, null_fd):  # pragma:
     return 0
 
 
+def _write_claim(plan, workload_pid):  # pragma: no cover - runs in the child
+    """Tell a later run which process this start made, in case the module is gone."""
+    if plan.claim_fd is None:
+        return
+    claim = {'token': plan.token, 'pid': workload_pid}
+    try:
+        claim['starttime'] = procfs.read_stat(procfs.ProcRoot(), workload_pid).starttime
+    except (OSError, procfs.ProcParseError):
+        pass  # exited already: the claim without starttime adopts nothing
+    try:
+        child.write_all(plan.claim_fd, (json.dumps(claim) + '\n').encode('ascii'))
+        os.fsync(plan.claim_fd)
+    except OSError:
+        pass
+
+
 # ---------------------------------------------------------------------------- workload
 
-def _workload(plan, parent_ends, exec_w, log_fd, null_fd):  # pragma: no cover - runs in the child
+def _workload(plan, parent_ends, exec_w, log_fd, null_fd, claimed_r):  # pragma: no cover - runs in the child
     """Returns only when the exec failed (the exit status of a workload that never ran)."""
-    step = 'stdio'
+    step = 'claim'
     try:
         for fd in parent_ends:
             os.close(fd)
+        if os.read(claimed_r, 1) != b'g':
+            return 1  # the setup child died before it could claim us: never run unclaimed
+        os.close(claimed_r)
+        step = 'stdio'
         # stdin from /dev/null, stdout/stderr to the log, every other inherited fd closed
         child.set_stdio(null_fd, log_fd, log_fd)
         child.close_fds_except(exec_w)

@@ -18,6 +18,7 @@ vanished mid-scan (normal) from one they may not read (counted) with :func:`clas
 import errno
 import os
 import re
+import stat
 
 # The namespace types the kernel knows.
 NS_TYPES = ('cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts')
@@ -120,11 +121,38 @@ def _is_number(name):
     return name.isascii() and name.isdigit()
 
 
-def _read(path, dir_fd=None):
-    """The whole file. The kernel hands tables out a page of whole records per read(),
-    so a short read is no end of file: read until read() returns nothing."""
-    # os.open/os.read: no io.BufferedReader per file (a third of the cost of a small /proc read)
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+# A file of a proc root that is not a procfs (a copy, a fixture) may be anything: it
+# must be a regular file and is read up to this size (a cmdline linked to /dev/zero grew
+# to 8 GB, a FIFO hung for ever). Refusals are ProcParseError: counted as malformed.
+FOREIGN_FILE_MAX = 32 << 20
+_PROCFS_DEVS = set()
+_FOREIGN_DEVS = set()
+
+
+def _open(path, dir_fd=None):
+    """``(fd, limit)``: the file opened without blocking (O_NONBLOCK changes nothing for
+    procfs files and keeps a FIFO from hanging), and how much of it may be read (None:
+    no limit, it is a procfs file)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
+    try:
+        info = os.fstat(fd)
+        if info.st_dev in _PROCFS_DEVS:
+            return fd, None
+        if info.st_dev not in _FOREIGN_DEVS and _is_procfs_dev(info.st_dev):
+            return fd, None
+        if not stat.S_ISREG(info.st_mode):
+            raise ProcParseError('%s is not a regular file (a proc root that is no procfs holds files only)' % path)
+        if info.st_size > FOREIGN_FILE_MAX:
+            raise ProcParseError('%s is larger than %d bytes' % (path, FOREIGN_FILE_MAX))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, FOREIGN_FILE_MAX
+
+
+def _is_procfs_dev(dev):
+    """True when ``dev`` is the device of a procfs mounted here (remembered both ways)."""
+    fd = os.open('/proc/self/mountinfo', os.O_RDONLY | os.O_CLOEXEC)
     try:
         chunks = []
         while True:
@@ -134,21 +162,49 @@ def _read(path, dir_fd=None):
             chunks.append(data)
     finally:
         os.close(fd)
-    return b''.join(chunks).decode('utf-8', 'surrogateescape')
+    for mount in parse_mountinfo(b''.join(chunks).decode('utf-8', 'surrogateescape'), errors=[]):
+        if mount.fstype == 'proc':
+            _PROCFS_DEVS.add(os.makedev(mount.major, mount.minor))
+    if dev in _PROCFS_DEVS:
+        return True
+    _FOREIGN_DEVS.add(dev)
+    return False
+
+
+def _read_limited(fd, limit, path, first=b''):
+    chunks = [first] if first else []
+    size = len(first)
+    while True:
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        size += len(data)
+        if limit is not None and size > limit:
+            raise ProcParseError('%s is larger than %d bytes' % (path, limit))
+        chunks.append(data)
+    return b''.join(chunks)
+
+
+def _read(path, dir_fd=None):
+    """The whole file. The kernel hands tables out a page of whole records per read(),
+    so a short read is no end of file: read until read() returns nothing."""
+    # os.open/os.read: no io.BufferedReader per file (a third of the cost of a small /proc read)
+    fd, limit = _open(path, dir_fd)
+    try:
+        data = _read_limited(fd, limit, path)
+    finally:
+        os.close(fd)
+    return data.decode('utf-8', 'surrogateescape')
 
 
 def _read_record(path, dir_fd=None):
     """A file the kernel writes in one go (single_open: stat, status), read in one
     read() when it fits the buffer: a shorter answer is the whole file."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    fd, limit = _open(path, dir_fd)
     try:
         data = os.read(fd, 4096)
         if len(data) == 4096:
-            chunks = [data]
-            while data:
-                data = os.read(fd, 65536)
-                chunks.append(data)
-            data = b''.join(chunks)
+            data = _read_limited(fd, limit, path, data)
     finally:
         os.close(fd)
     return data.decode('utf-8', 'surrogateescape')

@@ -64,6 +64,9 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls 
 
 DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 86400.0 * 7     # a week: inf, nan and 1e308 cannot be waited for
+DEFAULT_MAX_OUTPUT = 4 << 20  # bytes kept per stream; the rest is read and dropped
+MAX_MAX_OUTPUT = 1 << 30
 # After the command exited, how long to wait for the end of its output (a process it
 # left in the background may hold the pipes open).
 OUTPUT_GRACE = 2.0
@@ -147,13 +150,15 @@ def _command_child(command, fds, parent_pid):  # pragma: no cover - runs in the 
 class Command:
     """What to run and how, validated."""
 
-    def __init__(self, argv, env, chdir='/', root=False, stdin=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, argv, env, chdir='/', root=False, stdin=None, timeout=DEFAULT_TIMEOUT,
+                 max_output=DEFAULT_MAX_OUTPUT):
         self.argv = argv
         self.env = env
         self.chdir = chdir
         self.root = root
         self.stdin = stdin       # bytes or None (/dev/null)
         self.timeout = timeout
+        self.max_output = max_output  # bytes kept of stdout and of stderr each
 
 
 class Completed:
@@ -164,6 +169,7 @@ class Completed:
         self.signal = None
         self.stdout = b''
         self.stderr = b''
+        self.truncated = False   # more output came than max_output kept
         self.timed_out = False
         self.host_pid = None     # the command's PID in the module's PID namespace
         self.inner_pid = None    # its PID in the PID namespace it ran in
@@ -249,67 +255,116 @@ class _StdinFeeder:
             self.fd = None
 
 
-def _supervise(pid, command, feeder, out_r, err_r, status_r):
-    """Feed stdin, collect output and reports, enforce the timeout."""
-    completed = Completed()
-    buffers = {out_r: [], err_r: []}
-    reports = child.Reports()
-    deadline = time.monotonic() + command.timeout
-    finished_at = None       # when the status pipe closed: both children are done
-    killed_at = None
-    with selectors.DefaultSelector() as selector:
-        for fd in (out_r, err_r, status_r):
-            selector.register(fd, selectors.EVENT_READ)
-        if feeder.fd is not None and feeder.pending:
-            selector.register(feeder.fd, selectors.EVENT_WRITE)
-        else:
-            feeder.close()
-        while selector.get_map():
-            now = time.monotonic()
-            if finished_at is not None and now - finished_at > OUTPUT_GRACE:
-                completed.notes.append('the command left processes in the background that keep its output open; '
-                                       'output after it exited was not collected')
-                break
-            if killed_at is None and now >= deadline:
-                completed.timed_out = True
-                killed_at = now
-                _kill_command(pid, completed.host_pid)
-            if killed_at is not None and now - killed_at > KILL_GRACE:
-                break
-            if killed_at is not None:
-                wait = KILL_GRACE - (now - killed_at)
-            elif finished_at is not None:
-                wait = OUTPUT_GRACE - (now - finished_at)
+class _Stream:
+    """One output pipe, read as it comes: at most ``limit`` bytes are kept, the rest is
+    read (so the command never blocks on a full pipe) and dropped."""
+
+    def __init__(self, fd, limit):
+        self.fd = fd
+        self.limit = limit
+        self.chunks = []
+        self.kept = 0
+        self.dropped = 0
+
+    def take(self, chunk):
+        keep = min(self.limit - self.kept, len(chunk))
+        if keep:
+            self.chunks.append(chunk[:keep])
+            self.kept += keep
+        self.dropped += len(chunk) - keep
+
+    def data(self):
+        return b''.join(self.chunks)
+
+
+class _Supervisor:
+    """Feeds stdin, reads output and reports, and enforces the timeout of one run.
+
+    The loop (:meth:`run`) waits for the next event until the time of its phase runs
+    out: *running* until the deadline, *finished* (the status pipe closed: both children
+    are done) for OUTPUT_GRACE while output drains, *killed* for KILL_GRACE after a timeout.
+    """
+
+    def __init__(self, pid, command, feeder, out_r, err_r, status_r):
+        self.pid = pid
+        self.feeder = feeder
+        self.status_r = status_r
+        self.streams = {out_r: _Stream(out_r, command.max_output), err_r: _Stream(err_r, command.max_output)}
+        self.reports = child.Reports()
+        self.completed = Completed()
+        self.deadline = time.monotonic() + command.timeout
+        self.finished_at = None
+        self.killed_at = None
+
+    def run(self):
+        with selectors.DefaultSelector() as selector:
+            for fd in list(self.streams) + [self.status_r]:
+                selector.register(fd, selectors.EVENT_READ)
+            if self.feeder.fd is not None and self.feeder.pending:
+                selector.register(self.feeder.fd, selectors.EVENT_WRITE)
             else:
-                wait = deadline - now
-            for key, unused_events in selector.select(max(0.01, wait)):
-                fd = key.fd
-                if fd == feeder.fd:
-                    if feeder.feed():
-                        selector.unregister(fd)
-                        feeder.close()
-                    continue
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    if fd == status_r:
-                        _take_reports(reports.feed(chunk), completed)
-                    else:
-                        buffers[fd].append(chunk)
-                    continue
+                self.feeder.close()
+            while selector.get_map():
+                wait = self._time_left(time.monotonic())
+                if wait is None:
+                    break
+                for key, unused_events in selector.select(max(0.01, wait)):
+                    self._on_ready(selector, key.fd)
+        return self._result()
+
+    def _time_left(self, now):
+        """Seconds to wait for the next event, or None when the run's time is up."""
+        if self.finished_at is not None and now - self.finished_at > OUTPUT_GRACE:
+            self.completed.notes.append('the command left processes in the background that keep its output open; '
+                                        'output after it exited was not collected')
+            return None
+        if self.killed_at is None and now >= self.deadline:
+            self.completed.timed_out = True
+            self.killed_at = now
+            _kill_command(self.pid, self.completed.host_pid)
+        if self.killed_at is not None:
+            left = KILL_GRACE - (now - self.killed_at)
+            return None if left < 0 else left
+        if self.finished_at is not None:
+            return OUTPUT_GRACE - (now - self.finished_at)
+        return self.deadline - now
+
+    def _on_ready(self, selector, fd):
+        if fd == self.feeder.fd:
+            if self.feeder.feed():
                 selector.unregister(fd)
-                if fd == status_r:
-                    finished_at = time.monotonic()
-                    if feeder.fd is not None:
-                        selector.unregister(feeder.fd)
-                        feeder.close()
-    _take_reports(reports.close(), completed)
-    completed.stdout = b''.join(buffers[out_r])
-    completed.stderr = b''.join(buffers[err_r])
-    if completed.timed_out and completed.signal is None and completed.rc is None:
-        completed.signal = signal.SIGKILL
-    if completed.signal is not None:
-        completed.rc = -completed.signal
-    return completed
+                self.feeder.close()
+            return
+        chunk = os.read(fd, 65536)
+        if chunk:
+            if fd == self.status_r:
+                _take_reports(self.reports.feed(chunk), self.completed)
+            else:
+                self.streams[fd].take(chunk)
+            return
+        selector.unregister(fd)
+        if fd == self.status_r:
+            self.finished_at = time.monotonic()
+            if self.feeder.fd is not None:
+                selector.unregister(self.feeder.fd)
+                self.feeder.close()
+
+    def _result(self):
+        completed = self.completed
+        _take_reports(self.reports.close(), completed)
+        out, err = sorted(self.streams.values(), key=lambda stream: stream.fd)
+        completed.stdout, completed.stderr = out.data(), err.data()
+        completed.truncated = bool(out.dropped or err.dropped)
+        if completed.timed_out and completed.signal is None and completed.rc is None:
+            completed.signal = signal.SIGKILL
+        if completed.signal is not None:
+            completed.rc = -completed.signal
+        return completed
+
+
+def _supervise(pid, command, feeder, out_r, err_r, status_r):
+    """Feed stdin, collect output (capped) and reports, enforce the timeout."""
+    return _Supervisor(pid, command, feeder, out_r, err_r, status_r).run()
 
 
 def _take_reports(reports, completed):
@@ -379,10 +434,18 @@ def build_command(params):
         raise RequestError('command is empty: give the program to run and its arguments, e.g. [ip, addr]')
 
     timeout = params['timeout']
-    if timeout is None or timeout <= 0:
-        raise RequestError('timeout must be more than 0 seconds, got %s: it is how long the command may run '
-                           'before it is killed; leave it out for %d seconds'
-                           % ('nothing' if timeout is None else '%g' % timeout, DEFAULT_TIMEOUT))
+    if timeout is None or not 0 < timeout <= MAX_TIMEOUT:  # also refuses nan
+        raise RequestError('timeout must be more than 0 seconds, got %s (at most %d): it is how long the command '
+                           'may run before it is killed; leave it out for %d seconds'
+                           % ('nothing' if timeout is None else '%g' % timeout, MAX_TIMEOUT, DEFAULT_TIMEOUT))
+    max_output = params.get('max_output', DEFAULT_MAX_OUTPUT)
+    if (isinstance(max_output, bool) or not isinstance(max_output, int)
+            or not 0 <= max_output <= MAX_MAX_OUTPUT):
+        raise RequestError('max_output must be a number of bytes from 0 to %d, got %r' % (MAX_MAX_OUTPUT, max_output))
+    if '\0' in (params['chdir'] or ''):
+        raise RequestError('chdir must not hold a NUL byte')
+    if any('\0' in arg for arg in argv):
+        raise RequestError('command holds a NUL byte, which no argument can carry')
     chdir = params['chdir'] or DEFAULT_CHDIR
     if not chdir.startswith('/'):
         raise RequestError('chdir must be an absolute path inside the target, got %r' % chdir)
@@ -391,12 +454,15 @@ def build_command(params):
         if not key or '=' in key or '\0' in key:
             raise RequestError('env name %r is not a valid environment variable name' % (key,))
         env[key] = '' if val is None else str(val)
+        if '\0' in env[key]:
+            raise RequestError('env %s holds a NUL byte, which an environment cannot carry' % key)
     stdin = params['stdin']
     if stdin is not None:
         if params['stdin_add_newline'] and not stdin.endswith('\n'):
             stdin += '\n'
         stdin = stdin.encode('utf-8', 'surrogateescape')
-    return Command(argv, env, chdir=chdir, root=params['root'], stdin=stdin, timeout=float(timeout))
+    return Command(argv, env, chdir=chdir, root=params['root'], stdin=stdin, timeout=float(timeout),
+                   max_output=max_output)
 
 
 def _container_target(root, params, types):
@@ -446,7 +512,10 @@ def resolve_target(params):
     if types is not None and not types:
         raise RequestError('namespaces is empty: leave it out to enter every namespace of the target that '
                            'differs from the module\'s, or list the types to enter')
-    if params['namespace_files']:
+    if params['namespace_files'] is not None:
+        if not params['namespace_files']:
+            raise RequestError('namespace_files is empty: list the files of the namespaces to enter (such as '
+                               '/run/netns/NAME), or give pid or container_id instead')
         if params['root']:
             raise RequestError('root changes to the root directory of a target process; with namespace_files '
                                'there is none. Drop root, or give pid or container_id')
@@ -558,5 +627,6 @@ def _completed_result(completed):
         'command_pid': completed.inner_pid,
         'command_host_pid': completed.host_pid,
         'timed_out': completed.timed_out,
+        'truncated': completed.truncated,
         'duration': completed.duration,
     }

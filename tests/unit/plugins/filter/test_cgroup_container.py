@@ -33,3 +33,10 @@ def test_filter_rejects_bad_input_with_a_message(value):
     with pytest.raises(AnsibleFilterError) as exc:
         cgroup_container(value)
     assert 'cgroup_container' in str(exc.value)
+
+
+@pytest.mark.parametrize('path', ['/docker/%s/../../etc' % ('a' * 64), '/docker/./%s' % ('a' * 64),
+                                  '0::/docker/%s/..' % ('a' * 64)])
+def test_dot_components_are_no_container(path):
+    with pytest.raises(AnsibleFilterError, match='component'):
+        cgroup_container(path)

@@ -175,3 +175,20 @@ class TestWithMappings:
     def test_huge_ref_is_a_filter_error(self):
         with pytest.raises(AnsibleFilterError):
             ns_compare({'net': 'net:[%s]' % ('1' * 5000)}, {'net': 1})
+
+
+@pytest.mark.parametrize('facts', [
+    {'discovery': {}, 'namespaces': [], 'processes': [1, 2]},
+    {'discovery': {}, 'namespaces': [], 'processes': 'pid'},
+    {'discovery': {}, 'namespaces': [], 'processes': [None]},
+])
+def test_malformed_process_tables_are_a_filter_error(facts):
+    with pytest.raises(AnsibleFilterError, match='processes in the facts must be a list'):
+        ns_compare(facts, 1, 2)
+
+
+def test_inodes_above_64_bits_are_refused():
+    with pytest.raises(AnsibleFilterError):
+        ns_compare({'net': 1 << 64}, {'net': 1})
+    with pytest.raises(AnsibleFilterError):
+        ns_compare({'net': 'net:[18446744073709551616]'}, {'net': 1})

@@ -65,3 +65,13 @@ def test_huge_inode_is_a_filter_error():
     # int() of more than 4300 digits raises a plain ValueError in Python >= 3.11
     with pytest.raises(AnsibleFilterError):
         ns_parse('net:[%s]' % ('1' * 5000))
+
+
+@pytest.mark.parametrize('text', ['net:[18446744073709551616]', 'net:[99999999999999999999]'])
+def test_inodes_above_64_bits_are_refused(text):
+    with pytest.raises(AnsibleFilterError, match='above 2\\*\\*64-1'):
+        ns_parse(text)
+
+
+def test_the_largest_64_bit_inode_is_taken():
+    assert ns_parse('net:[18446744073709551615]')['inode'] == (1 << 64) - 1

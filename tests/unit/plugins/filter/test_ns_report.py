@@ -181,3 +181,16 @@ class TestReport:
 def test_not_facts(value):
     with pytest.raises(AnsibleFilterError, match='ansible_facts.namespaces'):
         ns_report(value)
+
+
+@pytest.mark.parametrize('facts', [
+    {'discovery': {}, 'namespaces': 'x'},
+    {'discovery': 'x', 'namespaces': [1, 2]},
+    {'discovery': {}, 'namespaces': [{'type': 5}], 'roots': 'x'},
+    {'discovery': None, 'namespaces': None, 'processes': [None]},
+])
+def test_malformed_facts_are_a_filter_error_not_a_traceback(facts):
+    try:
+        ns_report(facts)
+    except AnsibleFilterError:
+        pass

@@ -69,3 +69,24 @@ def test_unknown_field_lists_the_allowed_ones_and_no_host_means_no_prefix():
 def test_an_unusable_schema_is_a_schema_error(schema, message):
     with pytest.raises(DeclarationSchemaError, match=message):
         declaration_errors([], schema, 'var')
+
+
+@pytest.mark.parametrize('field, value', [('name', 'web\n'), ('hostname', 'box\n'), ('umask', '022\n'),
+                                          ('memory_max', '64M\n'), ('pids_max', '8\n')])
+def test_a_trailing_newline_does_not_match_a_pattern(field, value):
+    entry = {'name': 'web', 'command': ['sleep', '1']}
+    entry[field] = value
+    if field in ('memory_max', 'pids_max'):
+        entry['cgroup'] = 'nsops/web'
+    messages = declaration_errors([entry], ISOLATED, 'var', 'h1')
+    assert messages and "field '%s'" % field in messages[0]
+
+
+def test_the_role_schemas_end_their_patterns_at_the_end_of_the_text():
+    import re
+    for name in ('isolated_processes', 'containers', 'fleet_report'):
+        text = json.dumps(role_schema(name))
+        for pattern in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', text):
+            pattern = json.loads('"%s"' % pattern)
+            if pattern.endswith('$') or '$' in pattern:
+                assert '$(?!\\n)' in pattern, (name, pattern)

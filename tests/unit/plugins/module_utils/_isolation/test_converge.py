@@ -75,7 +75,7 @@ def test_mount_proc_and_loopback_follow_namespaces():
     ({'memory_max': '64M'}, 'memory_max needs cgroup: name the cgroup'),
     ({'cgroup': 'a/../b'}, 'invalid component'),
     ({'cgroup': 'x', 'memory_max': 'lots'}, 'memory_max .* is not a size'),
-    ({'cgroup': 'x', 'pids_max': 0}, 'pids_max .* must be a positive number'),
+    ({'cgroup': 'x', 'pids_max': 0}, 'pids_max .* must be a number of tasks from 1'),
     ({'cgroup': 'x', 'cpu_weight': 0}, 'cpu_weight 0 is out of range'),
     ({'umask': '999'}, 'umask .* is not an octal mode'),
     ({'chdir': 'relative'}, 'chdir .* must be an absolute path'),
@@ -257,12 +257,26 @@ def test_time_offsets_text(tmp_path):
 
 # ---------------------------------------------------------------------------- state store
 
+NS_INODES = {'ipc': 4026532101, 'mnt': 4026532102, 'net': 4026532103, 'pid': 4026532104, 'uts': 4026532105}
+
+
+def valid_record(store, name='web', **overrides):
+    """A record as a start writes it (the default spec, running)."""
+    spec = iso.build_spec(params(name=name))
+    record = {'version': iso.RECORD_VERSION, 'name': name, 'phase': 'running', 'pid': 4242, 'starttime': 777,
+              'ns_pid': 1, 'boot_id': 'boot-1', 'spec': spec, 'spec_hash': iso.spec_hash(spec),
+              'log_path': spec['log_path'], 'cgroup': None, 'persisted_namespaces': {},
+              'namespaces': dict(NS_INODES), 'created': '2000-01-01T00:00:00Z'}
+    record.update(overrides)
+    return record
+
+
 def test_store_round_trip_and_modes(tmp_path):
     store = iso.StateStore(str(tmp_path / 'state'))
     assert store.load('web') is None
     store.ensure()
     assert stat.S_IMODE(os.stat(store.directory).st_mode) == 0o700
-    record = {'version': iso.RECORD_VERSION, 'name': 'web', 'pid': 42}
+    record = valid_record(store)
     with store.lock('web', 1):
         store.save(record)
         assert stat.S_IMODE(os.stat(store.record_path('web')).st_mode) == 0o600
@@ -312,13 +326,21 @@ def fake_proc(tmp_path, pid, starttime, state='S', boot_id='boot-1'):
     (tmp_path / str(pid)).mkdir(exist_ok=True)
     fields = [state, '1'] + ['0'] * 17 + [str(starttime)] + ['0'] * 10
     (tmp_path / str(pid) / 'stat').write_text(u'%d (sl eep) %s\n' % (pid, ' '.join(fields)))
+    (tmp_path / str(pid) / 'ns').mkdir(exist_ok=True)
+    for nstype, inode in NS_INODES.items():
+        link = tmp_path / str(pid) / 'ns' / nstype
+        if not os.path.lexists(str(link)):
+            os.symlink('%s:[%d]' % (nstype, inode), str(link))
     return ProcRoot(str(tmp_path))
 
 
-def test_identity_needs_pid_starttime_and_boot_id(tmp_path):
+def test_identity_needs_pid_starttime_boot_id_and_namespaces(tmp_path):
     proc = fake_proc(tmp_path, 4242, 777)
-    record = {'pid': 4242, 'starttime': 777, 'boot_id': 'boot-1'}
+    record = valid_record(None)
     assert iso.is_ours(record, proc, 'boot-1')
+    # A stranger's true PID, starttime and boot id, but not the recorded namespaces.
+    assert not iso.is_ours(dict(record, namespaces=dict(NS_INODES, net=4026531840)), proc, 'boot-1')
+    assert not iso.is_ours(dict(record, phase='starting'), proc, 'boot-1')  # an intent has no process
     assert not iso.is_ours(dict(record, starttime=778), proc, 'boot-1')   # PID reused
     assert not iso.is_ours(record, proc, 'boot-2')                        # rebooted
     assert not iso.is_ours(dict(record, pid=4243), proc, 'boot-1')        # gone

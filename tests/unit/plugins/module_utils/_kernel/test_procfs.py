@@ -594,3 +594,24 @@ class TestReaders:
 
     def test_own_cap_eff_is_int(self):
         assert isinstance(procfs.own_cap_eff(), int)
+
+
+# ---------------------------------------------------------------------------- a proc root that is no procfs
+
+def test_foreign_proc_root_refuses_devices_fifos_and_huge_files(tmp_path):
+    pid_dir = tmp_path / '42'
+    pid_dir.mkdir()
+    os.symlink('/dev/zero', str(pid_dir / 'cmdline'))
+    os.mkfifo(str(pid_dir / 'status'))
+    (pid_dir / 'stat').write_bytes(b'')
+    os.truncate(str(pid_dir / 'stat'), procfs.FOREIGN_FILE_MAX + 1)
+    root = ProcRoot(str(tmp_path))
+    for reader in (procfs.read_cmdline, procfs.read_status, procfs.read_stat):
+        with pytest.raises(ProcParseError) as raised:
+            reader(root, 42)
+        assert procfs.classify(raised.value) == procfs.MALFORMED
+
+
+def test_the_real_procfs_is_read_without_a_cap():
+    data = procfs._read('/proc/self/mountinfo')
+    assert data.endswith('\n') and procfs.read_stat(ProcRoot(), 'self').pid == os.getpid()

@@ -14,6 +14,33 @@ Every engine exposes a request built from the module options, ``run(request) -> 
 """
 
 
+def ansible_module(module_class, **spec):
+    """``module_class(**spec)`` (the module's AnsibleModule), failing cleanly where
+    ansible-core's int conversion raises OverflowError (an int option of inf, nan or
+    "inf") instead of failing the task with a traceback."""
+    try:
+        return module_class(**spec)
+    except OverflowError:
+        # The same options with ints taken as they are, only to fail with a message.
+        module = module_class(**dict(spec, argument_spec=_raw_ints(spec['argument_spec'])))
+        module.fail_json(msg='an integer option is infinite or not a number: give a whole number')
+        raise  # not reached: fail_json exits
+
+
+def _raw_ints(argument_spec):
+    raw = {}
+    for name, option in argument_spec.items():
+        option = dict(option)
+        if option.get('type') == 'int':
+            option['type'] = 'raw'
+        if option.get('elements') == 'int':
+            option['elements'] = 'raw'
+        if 'options' in option:
+            option['options'] = _raw_ints(option['options'])
+        raw[name] = option
+    return raw
+
+
 def answer(module, run, make_request, error):
     """Run ``run(make_request(module))`` and end the module with its result, or fail
     with the engine's ``error``; warnings are shown either way."""

@@ -374,7 +374,7 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import ansible_module, answer
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import RUNTIMES
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import Request, run
@@ -382,7 +382,8 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
 
 
 def main():
-    module = AnsibleModule(
+    module = ansible_module(
+        AnsibleModule,
         argument_spec=dict(
             id=dict(type='str'),
             name=dict(type='str'),

@@ -302,7 +302,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import ansible_module, answer
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
     DEFAULT_CHDIR, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
@@ -310,33 +310,9 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine im
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
-def _module(**spec):
-    """AnsibleModule(**spec), failing cleanly where ansible-core's int conversion raises
-    OverflowError (an int option of inf, nan or "inf") instead of failing the task."""
-    try:
-        return AnsibleModule(**spec)
-    except OverflowError:
-        # The same options with ints taken as they are, only to fail with a message.
-        module = AnsibleModule(**dict(spec, argument_spec=_raw_ints(spec['argument_spec'])))
-        module.fail_json(msg='an integer option is infinite or not a number: give a whole number')
-
-
-def _raw_ints(argument_spec):
-    raw = {}
-    for name, option in argument_spec.items():
-        option = dict(option)
-        if option.get('type') == 'int':
-            option['type'] = 'raw'
-        if option.get('elements') == 'int':
-            option['elements'] = 'raw'
-        if 'options' in option:
-            option['options'] = _raw_ints(option['options'])
-        raw[name] = option
-    return raw
-
-
 def main():
-    module = _module(
+    module = ansible_module(
+        AnsibleModule,
         argument_spec=dict(
             command=dict(type='raw', required=True),
             shell=dict(type='bool', default=False),

@@ -305,7 +305,7 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import ansible_module, answer
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (
     DEFAULT_SOURCES, SOURCES, DiscoveryError, Request, run,
@@ -314,7 +314,8 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
 
 
 def main():
-    module = AnsibleModule(
+    module = ansible_module(
+        AnsibleModule,
         argument_spec=dict(
             proc_root=dict(type='path', default='/proc'),
             sources=dict(type='list', elements='str', choices=list(SOURCES), default=list(DEFAULT_SOURCES)),

@@ -307,7 +307,7 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._answer import answer
+from ansible_collections.nsops.namespaces.plugins.module_utils._answer import ansible_module, answer
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import (
     PROTOCOLS, STATES, Query, SocketInfoError, run,
@@ -315,7 +315,8 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine i
 
 
 def main():
-    module = AnsibleModule(
+    module = ansible_module(
+        AnsibleModule,
         argument_spec=dict(
             container_id=dict(type='str'),
             pod_uid=dict(type='str'),

@@ -394,7 +394,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._answer import ansible_module, answer
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import (
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.converge import Request, run
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.spec import (
     DEFAULT_CHDIR,
     DEFAULT_NAMESPACES,
     DEFAULT_RECREATE,
@@ -405,8 +406,6 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._isolation.conver
     DEFAULT_UMASK,
     STATES,
     IsolationError,
-    Request,
-    run,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 

@@ -139,7 +139,7 @@ class Scenario:
             with contextlib.suppress(Exception):
                 popen.wait(timeout=30)
         for name in self.netns:
-            subprocess.run(['ip', 'netns', 'delete', name], capture_output=True)
+            subprocess.run(['ip', 'netns', 'delete', name], capture_output=True, check=False)
 
 
 def build(stack):
@@ -206,7 +206,7 @@ def lonely_mount_namespace(scenario, stack):
     os.makedirs(base)
     stack.callback(os.rmdir, base)
     scenario.run('mount', '-t', 'tmpfs', 'tmpfs', base)
-    stack.callback(subprocess.run, ['umount', '-l', base], capture_output=True)
+    stack.callback(subprocess.run, ['umount', '-l', base], capture_output=True, check=False)
     scenario.run('mount', '--make-private', base)
     open(base + '/mnt', 'w').close()
     open(base + '/hidden-net', 'w').close()
@@ -214,7 +214,7 @@ def lonely_mount_namespace(scenario, stack):
     scenario.run('ip', 'netns', 'add', name)  # before the mount namespace: it gets a copy of the mount
     inode = os.stat('/run/netns/' + name).st_ino
     scenario.run('unshare', '--mount=%s/mnt' % base, '--propagation', 'private', 'true')
-    stack.callback(subprocess.run, ['umount', '-l', base + '/mnt'], capture_output=True)
+    stack.callback(subprocess.run, ['umount', '-l', base + '/mnt'], capture_output=True, check=False)
     scenario.run('nsenter', '--mount=%s/mnt' % base, 'sh', '-c',
                  'mount --bind /run/netns/%s %s/hidden-net && umount /run/netns/%s' % (name, base, name))
     scenario.run('ip', 'netns', 'delete', name)

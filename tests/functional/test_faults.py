@@ -40,6 +40,7 @@ if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge  # noqa: E402
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import spec as iso_spec
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec import engine as nsexec  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='fault tests create namespaces and need root')
@@ -161,7 +162,7 @@ class FaultLab:
             try:
                 converge.converge(params)
                 code = 0
-            except converge.IsolationError:
+            except iso_spec.IsolationError:
                 code = 1
             finally:
                 os._exit(code)
@@ -330,8 +331,8 @@ def write_record(lab, name, record):
 
 
 def genuine_record(lab, name, params, **fields):
-    spec = converge.build_spec(params)
-    record = {'version': 1, 'name': name, 'phase': 'running', 'spec': spec, 'spec_hash': converge.spec_hash(spec),
+    spec = iso_spec.build_spec(params)
+    record = {'version': 1, 'name': name, 'phase': 'running', 'spec': spec, 'spec_hash': iso_spec.spec_hash(spec),
               'boot_id': open('/proc/sys/kernel/random/boot_id').read().strip(), 'log_path': spec['log_path'],
               'pid': 4194304, 'starttime': 1, 'namespaces': dict((t, 4026530000 + i) for i, t in enumerate(NS_TYPES)),
               'ns_pid': 1, 'cgroup': None, 'persisted_namespaces': {}, 'created': '2000-01-01T00:00:00Z'}
@@ -360,14 +361,14 @@ def test_state_dir_others_can_write_is_refused_in_check_mode_too(lab):
         try:
             for check in (True, False):
                 for state in ('present', 'absent'):
-                    with pytest.raises(converge.IsolationError, match='must be a directory owned by uid 0 with mode'):
+                    with pytest.raises(iso_spec.IsolationError, match='must be a directory owned by uid 0 with mode'):
                         lab.run(dict(params, state=state), check_mode=check)
         finally:
             os.chown(lab.state_dir, 0, -1)
             os.chmod(lab.state_dir, 0o700)
     link = os.path.join(lab.tmp, 'state-link')
     os.symlink(lab.state_dir, link)
-    with pytest.raises(converge.IsolationError, match='must be a directory owned'):
+    with pytest.raises(iso_spec.IsolationError, match='must be a directory owned'):
         lab.run(dict(params, state_dir=link), check_mode=True)
 
 
@@ -401,7 +402,7 @@ def test_forged_records_are_refused(lab, stranger):
         write_record(lab, name, record)
         for check in (True, False):
             for state in ('present', 'absent'):
-                with pytest.raises(converge.IsolationError, match=message) as raised:
+                with pytest.raises(iso_spec.IsolationError, match=message) as raised:
                     lab.run(dict(params, state=state), check_mode=check)
                 assert 'TOP-SECRET' not in str(raised.value)
         assert os.path.exists(victim) and os.path.exists('/etc/passwd')
@@ -422,7 +423,7 @@ def test_records_that_are_not_regular_files_do_not_hang(lab):
     os.mkfifo(path, 0o600)
     try:
         began = time.monotonic()
-        with pytest.raises(converge.IsolationError, match='is not a regular file'):
+        with pytest.raises(iso_spec.IsolationError, match='is not a regular file'):
             lab.run(params, check_mode=True)
         assert time.monotonic() - began < 5
     finally:
@@ -430,7 +431,7 @@ def test_records_that_are_not_regular_files_do_not_hang(lab):
     with open(path, 'w') as handle:
         handle.write(' ' * (2 << 20))
     try:
-        with pytest.raises(converge.IsolationError, match='larger than'):
+        with pytest.raises(iso_spec.IsolationError, match='larger than'):
             lab.run(params, check_mode=True)
     finally:
         os.unlink(path)
@@ -481,7 +482,7 @@ def test_bad_values_fail_clearly(lab, overrides, message):
     name = lab.name('bad')
     params = dict(lab.params(name), **overrides)
     for check in (True, False):
-        with pytest.raises(converge.IsolationError, match=message):
+        with pytest.raises(iso_spec.IsolationError, match=message):
             lab.run(params, check_mode=check)
     assert pids_with_cmdline(params['command']) == []
 
@@ -500,7 +501,7 @@ def test_log_path_must_be_a_regular_file(lab, kind):
     params = lab.params(name, log_path=path)
     began = time.monotonic()
     for check in (True, False):
-        with pytest.raises(converge.IsolationError, match='not a regular file'):
+        with pytest.raises(iso_spec.IsolationError, match='not a regular file'):
             lab.run(params, check_mode=check)
     assert time.monotonic() - began < 5
     # The lock is free again: another run is not kept waiting.
@@ -516,7 +517,7 @@ def test_log_parent_symlink_of_another_user_is_not_followed(lab):
     os.symlink(target, link)
     os.lchown(link, 65534, 65534)
     params = lab.params(name, log_path=os.path.join(link, 'x', name + '.log'))
-    with pytest.raises(converge.IsolationError, match='symlink owned by uid 65534'):
+    with pytest.raises(iso_spec.IsolationError, match='symlink owned by uid 65534'):
         lab.run(params)
     assert os.listdir(target) == [] and pids_with_cmdline(params['command']) == []
 

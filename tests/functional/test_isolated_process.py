@@ -447,8 +447,8 @@ def test_killed_process_is_recreated(lab):
 
 def valid_record(name, args, **fields):
     """A record as a start writes it, for the declaration ``args``."""
-    from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge
-    spec = converge.build_spec(args)
+    from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import spec as iso_spec
+    spec = iso_spec.build_spec(args)
     record = {'version': 1, 'name': name, 'phase': 'running', 'spec': spec, 'spec_hash': 'old',
               'namespaces': dict((t, 1) for t in NS_TYPES), 'ns_pid': 1, 'cgroup': None, 'persisted_namespaces': {},
               'log_path': spec['log_path'], 'created': '2000-01-01T00:00:00Z'}

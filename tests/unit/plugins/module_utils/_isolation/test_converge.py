@@ -14,6 +14,10 @@ import stat
 import pytest
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import converge as iso
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import identity as iso_identity
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import launch as iso_launch
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import spec as iso_spec
+from ansible_collections.nsops.namespaces.plugins.module_utils._isolation import store as iso_store
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.paths import resolve_in_root
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcRoot
 
@@ -28,20 +32,20 @@ def params(**overrides):
 
 @pytest.mark.parametrize('name', ['web', 'a', 'A0', 'x' * 63, 'web-1.blue_2', '0day'])
 def test_good_names(name):
-    assert iso.check_name(name) == name
+    assert iso_spec.check_name(name) == name
 
 
 @pytest.mark.parametrize('name', ['', '..', '.', '../etc', 'a/b', '/abs', '-x', '_x', '.hidden', 'x' * 64,
                                   'sp ace', 'nul\0', u'caf\u00e9', None, 5])
 def test_bad_names_refused(name):
-    with pytest.raises(iso.IsolationError, match='is not allowed'):
-        iso.check_name(name)
+    with pytest.raises(iso_spec.IsolationError, match='is not allowed'):
+        iso_spec.check_name(name)
 
 
 # ---------------------------------------------------------------------------- spec
 
 def test_defaults():
-    spec = iso.build_spec(params())
+    spec = iso_spec.build_spec(params())
     assert spec['namespaces'] == ['ipc', 'mnt', 'net', 'pid', 'uts']
     assert spec['mount_proc'] is True
     assert spec['loopback_up'] is True
@@ -49,11 +53,11 @@ def test_defaults():
     assert spec['umask'] == '0022'
     assert spec['log_path'] == '/var/log/nsops-namespaces/isolated/web.log'
     assert spec['env'] == {}
-    assert set(spec) == set(iso.SPEC_KEYS)
+    assert set(spec) == set(iso_spec.SPEC_KEYS)
 
 
 def test_mount_proc_and_loopback_follow_namespaces():
-    spec = iso.build_spec(params(namespaces=['pid', 'uts']))
+    spec = iso_spec.build_spec(params(namespaces=['pid', 'uts']))
     assert spec['mount_proc'] is False  # no mnt: never touch the host /proc
     assert spec['loopback_up'] is False
 
@@ -87,12 +91,12 @@ def test_mount_proc_and_loopback_follow_namespaces():
     ({'name': '../x'}, 'is not allowed'),
 ])
 def test_validation_names_the_fix(overrides, message):
-    with pytest.raises(iso.IsolationError, match=message):
-        iso.build_spec(params(**overrides))
+    with pytest.raises(iso_spec.IsolationError, match=message):
+        iso_spec.build_spec(params(**overrides))
 
 
 def test_normalization():
-    spec = iso.build_spec(params(
+    spec = iso_spec.build_spec(params(
         namespaces=['uts', 'pid', 'pid', 'mnt'], umask='27', cgroup='/nsops//web/', memory_max='64M',
         pids_max='max', cpu_weight=50, env={'B': 2, 'A': 'x'}, chdir='/srv/../tmp'))
     assert spec['namespaces'] == ['mnt', 'pid', 'uts']
@@ -105,8 +109,8 @@ def test_normalization():
 
 
 def test_spec_hash_is_stable_and_sensitive():
-    first = iso.spec_hash(iso.build_spec(params(namespaces=['pid', 'mnt', 'uts'], env={'A': '1', 'B': '2'})))
-    same = iso.spec_hash(iso.build_spec(params(namespaces=['uts', 'mnt', 'pid', 'pid'], env={'B': '2', 'A': 1},
+    first = iso_spec.spec_hash(iso_spec.build_spec(params(namespaces=['pid', 'mnt', 'uts'], env={'A': '1', 'B': '2'})))
+    same = iso_spec.spec_hash(iso_spec.build_spec(params(namespaces=['uts', 'mnt', 'pid', 'pid'], env={'B': '2', 'A': 1},
                                                stop_signal='SIGINT', stop_timeout=3, recreate=False,
                                                state_dir='/elsewhere')))
     assert first == same
@@ -114,24 +118,24 @@ def test_spec_hash_is_stable_and_sensitive():
     for change in ({'hostname': 'x'}, {'command': ['sleep', '1']}, {'env': {'A': '1'}}, {'umask': '0077'}):
         overrides = dict(namespaces=['pid', 'mnt', 'uts'], env={'A': '1', 'B': '2'})
         overrides.update(change)
-        assert iso.spec_hash(iso.build_spec(params(**overrides))) != first, change
+        assert iso_spec.spec_hash(iso_spec.build_spec(params(**overrides))) != first, change
 
 
 def test_spec_hash_survives_a_json_round_trip():
-    spec = iso.build_spec(params(cgroup='x', memory_max='1G', uid_map=None, namespaces=['pid']))
-    assert iso.spec_hash(json.loads(json.dumps(spec))) == iso.spec_hash(spec)
+    spec = iso_spec.build_spec(params(cgroup='x', memory_max='1G', uid_map=None, namespaces=['pid']))
+    assert iso_spec.spec_hash(json.loads(json.dumps(spec))) == iso_spec.spec_hash(spec)
 
 
 @pytest.mark.parametrize('value, number', [('SIGTERM', signal.SIGTERM), ('term', signal.SIGTERM),
                                            ('INT', signal.SIGINT), ('9', 9), (15, 15)])
 def test_parse_signal(value, number):
-    assert iso.parse_signal(value) == number
+    assert iso_spec.parse_signal(value) == number
 
 
 @pytest.mark.parametrize('value', ['SIGNOPE', '0', '999', 'SIG_DFL', ''])
 def test_parse_signal_refuses(value):
-    with pytest.raises(iso.IsolationError, match='is not a signal'):
-        iso.parse_signal(value)
+    with pytest.raises(iso_spec.IsolationError, match='is not a signal'):
+        iso_spec.parse_signal(value)
 
 
 # ---------------------------------------------------------------------------- decision
@@ -184,74 +188,74 @@ def test_resolve_in_root_keeps_absolute_links_inside(rootfs):
 def test_a_symlink_loop_inside_root_is_a_clear_error(tmp_path):
     (tmp_path / 'a').symlink_to('b')
     (tmp_path / 'b').symlink_to('/a')
-    with pytest.raises(iso.IsolationError, match='too many symbolic links resolving /a inside'):
-        iso.host_path(str(tmp_path), '/a')
+    with pytest.raises(iso_spec.IsolationError, match='too many symbolic links resolving /a inside'):
+        iso_launch.host_path(str(tmp_path), '/a')
 
 
 def test_find_executable_inside_root(rootfs):
-    spec = iso.build_spec(params(command=['env'], root=rootfs))
-    assert iso.find_executable(spec, '/usr/local/bin:/usr/bin:/bin') == '/usr/bin/env'
-    spec = iso.build_spec(params(command=['/bin/sh'], root=rootfs))
-    assert iso.find_executable(spec, '/nowhere') == '/bin/sh'
+    spec = iso_spec.build_spec(params(command=['env'], root=rootfs))
+    assert iso_launch.find_executable(spec, '/usr/local/bin:/usr/bin:/bin') == '/usr/bin/env'
+    spec = iso_spec.build_spec(params(command=['/bin/sh'], root=rootfs))
+    assert iso_launch.find_executable(spec, '/nowhere') == '/bin/sh'
 
 
 def test_find_executable_messages(rootfs):
-    spec = iso.build_spec(params(command=['python3'], root=rootfs))
-    with pytest.raises(iso.IsolationError, match='command python3 not found in PATH /usr/bin:/bin inside root'):
-        iso.find_executable(spec, '/usr/bin:/bin')
-    spec = iso.build_spec(params(command=['/bin/data'], root=rootfs))
-    with pytest.raises(iso.IsolationError, match='is not executable: chmod'):
-        iso.find_executable(spec, '/bin')
-    spec = iso.build_spec(params(command=['/bin/missing'], root=rootfs))
-    with pytest.raises(iso.IsolationError, match='command /bin/missing not found inside root'):
-        iso.find_executable(spec, '/bin')
+    spec = iso_spec.build_spec(params(command=['python3'], root=rootfs))
+    with pytest.raises(iso_spec.IsolationError, match='command python3 not found in PATH /usr/bin:/bin inside root'):
+        iso_launch.find_executable(spec, '/usr/bin:/bin')
+    spec = iso_spec.build_spec(params(command=['/bin/data'], root=rootfs))
+    with pytest.raises(iso_spec.IsolationError, match='is not executable: chmod'):
+        iso_launch.find_executable(spec, '/bin')
+    spec = iso_spec.build_spec(params(command=['/bin/missing'], root=rootfs))
+    with pytest.raises(iso_spec.IsolationError, match='command /bin/missing not found inside root'):
+        iso_launch.find_executable(spec, '/bin')
 
 
 def test_build_launch_resolves_users_inside_root(rootfs, tmp_path):
-    store = iso.StateStore(str(tmp_path / 'state'))
-    spec = iso.build_spec(params(command=['sh'], root=rootfs, user='worker', namespaces=['pid', 'mnt']))
-    plan = iso.build_launch(spec, store)
+    store = iso_store.StateStore(str(tmp_path / 'state'))
+    spec = iso_spec.build_spec(params(command=['sh'], root=rootfs, user='worker', namespaces=['pid', 'mnt']))
+    plan = iso_launch.build_launch(spec, store)
     assert (plan.uid, plan.gid, plan.clear_groups) == (1234, 4321, True)
     assert plan.executable == '/bin/sh'
-    assert plan.env == {'PATH': iso.DEFAULT_PATH}
+    assert plan.env == {'PATH': iso_spec.DEFAULT_PATH}
     assert plan.detach_paths == [store.ns_root]
-    spec = iso.build_spec(params(command=['sh'], root=rootfs, user='nobody-here', namespaces=['pid']))
-    with pytest.raises(iso.IsolationError, match='user nobody-here is not in .*etc/passwd'):
-        iso.build_launch(spec, store)
+    spec = iso_spec.build_spec(params(command=['sh'], root=rootfs, user='nobody-here', namespaces=['pid']))
+    with pytest.raises(iso_spec.IsolationError, match='user nobody-here is not in .*etc/passwd'):
+        iso_launch.build_launch(spec, store)
 
 
 def test_build_launch_user_namespace_maps(rootfs, tmp_path):
-    store = iso.StateStore(str(tmp_path / 'state'))
+    store = iso_store.StateStore(str(tmp_path / 'state'))
     id_map = [{'inside': 0, 'outside': 100000, 'count': 65536}]
-    spec = iso.build_spec(params(command=['sh'], root=rootfs, namespaces=['user', 'pid', 'mnt'],
+    spec = iso_spec.build_spec(params(command=['sh'], root=rootfs, namespaces=['user', 'pid', 'mnt'],
                                  uid_map=id_map, gid_map=id_map, group='staff'))
-    plan = iso.build_launch(spec, store)
+    plan = iso_launch.build_launch(spec, store)
     assert plan.uid_map == plan.gid_map == '0 100000 65536\n'
     assert (plan.uid, plan.gid) == (0, 50)  # root inside unless told otherwise
-    spec = iso.build_spec(params(command=['sh'], root=rootfs, namespaces=['user', 'pid'], user='70000',
+    spec = iso_spec.build_spec(params(command=['sh'], root=rootfs, namespaces=['user', 'pid'], user='70000',
                                  uid_map=id_map))
-    with pytest.raises(iso.IsolationError, match='uid 70000 is not mapped inside the user namespace'):
-        iso.build_launch(spec, store)
+    with pytest.raises(iso_spec.IsolationError, match='uid 70000 is not mapped inside the user namespace'):
+        iso_launch.build_launch(spec, store)
 
 
 def test_build_launch_root_checks(rootfs, tmp_path):
-    store = iso.StateStore(str(tmp_path / 'state'))
-    with pytest.raises(iso.IsolationError, match='root /does/not/exist is not a directory'):
-        iso.build_launch(iso.build_spec(params(root='/does/not/exist')), store)
+    store = iso_store.StateStore(str(tmp_path / 'state'))
+    with pytest.raises(iso_spec.IsolationError, match='root /does/not/exist is not a directory'):
+        iso_launch.build_launch(iso_spec.build_spec(params(root='/does/not/exist')), store)
     os.rmdir(os.path.join(rootfs, 'proc'))
-    with pytest.raises(iso.IsolationError, match='has no /proc directory to mount on'):
-        iso.build_launch(iso.build_spec(params(command=['sh'], root=rootfs)), store)
-    with pytest.raises(iso.IsolationError, match='chdir /srv is not a directory inside root'):
-        iso.build_launch(iso.build_spec(params(command=['sh'], root=rootfs, chdir='/srv', mount_proc=False)),
+    with pytest.raises(iso_spec.IsolationError, match='has no /proc directory to mount on'):
+        iso_launch.build_launch(iso_spec.build_spec(params(command=['sh'], root=rootfs)), store)
+    with pytest.raises(iso_spec.IsolationError, match='chdir /srv is not a directory inside root'):
+        iso_launch.build_launch(iso_spec.build_spec(params(command=['sh'], root=rootfs, chdir='/srv', mount_proc=False)),
                          store)
 
 
 def test_time_offsets_text(tmp_path):
-    store = iso.StateStore(str(tmp_path / 'state'))
-    spec = iso.build_spec(params(namespaces=['time', 'pid'], monotonic_offset=86400, boottime_offset=-5))
+    store = iso_store.StateStore(str(tmp_path / 'state'))
+    spec = iso_spec.build_spec(params(namespaces=['time', 'pid'], monotonic_offset=86400, boottime_offset=-5))
     if not os.path.exists('/proc/self/ns/time'):
         pytest.skip('kernel without time namespaces')
-    plan = iso.build_launch(spec, store)
+    plan = iso_launch.build_launch(spec, store)
     assert plan.time_offsets == 'monotonic 86400 0\nboottime -5 0\n'
 
 
@@ -262,9 +266,9 @@ NS_INODES = {'ipc': 4026532101, 'mnt': 4026532102, 'net': 4026532103, 'pid': 402
 
 def valid_record(store, name='web', **overrides):
     """A record as a start writes it (the default spec, running)."""
-    spec = iso.build_spec(params(name=name))
-    record = {'version': iso.RECORD_VERSION, 'name': name, 'phase': 'running', 'pid': 4242, 'starttime': 777,
-              'ns_pid': 1, 'boot_id': 'boot-1', 'spec': spec, 'spec_hash': iso.spec_hash(spec),
+    spec = iso_spec.build_spec(params(name=name))
+    record = {'version': iso_spec.RECORD_VERSION, 'name': name, 'phase': 'running', 'pid': 4242, 'starttime': 777,
+              'ns_pid': 1, 'boot_id': 'boot-1', 'spec': spec, 'spec_hash': iso_spec.spec_hash(spec),
               'log_path': spec['log_path'], 'cgroup': None, 'persisted_namespaces': {},
               'namespaces': dict(NS_INODES), 'created': '2000-01-01T00:00:00Z'}
     record.update(overrides)
@@ -272,7 +276,7 @@ def valid_record(store, name='web', **overrides):
 
 
 def test_store_round_trip_and_modes(tmp_path):
-    store = iso.StateStore(str(tmp_path / 'state'))
+    store = iso_store.StateStore(str(tmp_path / 'state'))
     assert store.load('web') is None
     store.ensure()
     assert stat.S_IMODE(os.stat(store.directory).st_mode) == 0o700
@@ -292,28 +296,28 @@ def test_store_refuses_open_directory(tmp_path):
     directory = tmp_path / 'state'
     directory.mkdir()
     directory.chmod(0o755)
-    with pytest.raises(iso.IsolationError, match='must be a directory owned by uid .* with mode 0700'):
-        iso.StateStore(str(directory)).ensure()
+    with pytest.raises(iso_spec.IsolationError, match='must be a directory owned by uid .* with mode 0700'):
+        iso_store.StateStore(str(directory)).ensure()
 
 
 def test_store_refuses_relative_directory():
-    with pytest.raises(iso.IsolationError, match='must be an absolute path'):
-        iso.StateStore('run/x')
+    with pytest.raises(iso_spec.IsolationError, match='must be an absolute path'):
+        iso_store.StateStore('run/x')
 
 
 @pytest.mark.parametrize('content, message', [('{not json', 'is not a valid record'),
                                               ('{"version": 99}', 'has an unknown format')])
 def test_store_bad_records(tmp_path, content, message):
-    store = iso.StateStore(str(tmp_path))
+    store = iso_store.StateStore(str(tmp_path))
     (tmp_path / 'web.json').write_text(content)
-    with pytest.raises(iso.IsolationError, match=message):
+    with pytest.raises(iso_spec.IsolationError, match=message):
         store.load('web')
 
 
 def test_lock_is_exclusive(tmp_path):
-    store = iso.StateStore(str(tmp_path))
+    store = iso_store.StateStore(str(tmp_path))
     with store.lock('web', 1):
-        with pytest.raises(iso.IsolationError, match='another run is still working on web'):
+        with pytest.raises(iso_spec.IsolationError, match='another run is still working on web'):
             with store.lock('web', 0.1):
                 pass
 
@@ -337,21 +341,21 @@ def fake_proc(tmp_path, pid, starttime, state='S', boot_id='boot-1'):
 def test_identity_needs_pid_starttime_boot_id_and_namespaces(tmp_path):
     proc = fake_proc(tmp_path, 4242, 777)
     record = valid_record(None)
-    assert iso.is_ours(record, proc, 'boot-1')
+    assert iso_identity.is_ours(record, proc, 'boot-1')
     # A stranger's true PID, starttime and boot id, but not the recorded namespaces.
-    assert not iso.is_ours(dict(record, namespaces=dict(NS_INODES, net=4026531840)), proc, 'boot-1')
-    assert not iso.is_ours(dict(record, phase='starting'), proc, 'boot-1')  # an intent has no process
-    assert not iso.is_ours(dict(record, starttime=778), proc, 'boot-1')   # PID reused
-    assert not iso.is_ours(record, proc, 'boot-2')                        # rebooted
-    assert not iso.is_ours(dict(record, pid=4243), proc, 'boot-1')        # gone
-    assert not iso.is_ours(None, proc, 'boot-1')
+    assert not iso_identity.is_ours(dict(record, namespaces=dict(NS_INODES, net=4026531840)), proc, 'boot-1')
+    assert not iso_identity.is_ours(dict(record, phase='starting'), proc, 'boot-1')  # an intent has no process
+    assert not iso_identity.is_ours(dict(record, starttime=778), proc, 'boot-1')   # PID reused
+    assert not iso_identity.is_ours(record, proc, 'boot-2')                        # rebooted
+    assert not iso_identity.is_ours(dict(record, pid=4243), proc, 'boot-1')        # gone
+    assert not iso_identity.is_ours(None, proc, 'boot-1')
     fake_proc(tmp_path, 4242, 777, state='Z')
-    assert not iso.is_ours(record, proc, 'boot-1')                        # exited, not yet reaped
+    assert not iso_identity.is_ours(record, proc, 'boot-1')                        # exited, not yet reaped
 
 
 def test_require_privileges_names_the_capability(monkeypatch):
     monkeypatch.setattr(iso, 'own_cap_eff', lambda: 0)
-    with pytest.raises(iso.IsolationError, match=r'needs CAP_SYS_ADMIN .* become: true'):
+    with pytest.raises(iso_spec.IsolationError, match=r'needs CAP_SYS_ADMIN .* become: true'):
         iso.require_privileges()
     monkeypatch.setattr(iso, 'own_cap_eff', lambda: 1 << 21)
     iso.require_privileges()
@@ -384,7 +388,7 @@ def test_run_answers_a_request_and_shows_the_diff_only_when_asked(tmp_path, monk
 
 def test_run_fails_with_the_isolation_error(monkeypatch):
     monkeypatch.setattr(iso, 'own_cap_eff', lambda: 0)
-    with pytest.raises(iso.IsolationError) as info:
+    with pytest.raises(iso_spec.IsolationError) as info:
         iso.run(iso.Request.from_params(params(), check_mode=True))
     assert 'needs CAP_SYS_ADMIN' in info.value.msg and info.value.result == {}
 
@@ -401,6 +405,6 @@ class _Status:
     (['pid'], None, False),                   # unknown: assume it is caught and wait
 ])
 def test_pid1_without_handler_goes_straight_to_sigkill(monkeypatch, declared, caught, ignored):
-    monkeypatch.setattr(iso, 'read_status', lambda root, pid: _Status(caught))
+    monkeypatch.setattr(iso_identity, 'read_status', lambda root, pid: _Status(caught))
     record = {'pid': 1, 'spec': {'namespaces': declared}}
-    assert iso._ignores(None, record, signal.SIGTERM) is ignored
+    assert iso_identity._ignores(None, record, signal.SIGTERM) is ignored

@@ -293,15 +293,16 @@ class Engine:
         if left:
             raise OSError("cgroups still in use: %s" % ", ".join(left))
 
-    def _unmount(self):
-        if not self.dir:
+    def _unmount(self, below=None):
+        below = below or self.dir
+        if not below:
             return
         for _round in range(3):
             mounts = []
             with open("/proc/self/mountinfo") as handle:
                 for line in handle:
                     point = line.split()[4].replace("\\040", " ")
-                    if point == self.dir or point.startswith(self.dir + "/"):
+                    if point == below or point.startswith(below + "/"):
                         mounts.append(point)
             if not mounts:
                 return
@@ -379,7 +380,9 @@ class PodmanEngine(Engine):
                          'events_logfile_path = "%s/events.log"\n[containers]\n'
                          'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' % self.dir)
         self.env = dict(os.environ, CONTAINERS_CONF=conf)
-        self.base = ["podman", "--root", os.path.join(self.dir, "root"), "--runroot", os.path.join(self.dir, "run"),
+        # Podman refuses a runroot longer than 50 characters: a short one beside the test dir.
+        self.runroot = tempfile.mkdtemp(prefix="nsops-podman-")
+        self.base = ["podman", "--root", os.path.join(self.dir, "root"), "--runroot", self.runroot,
                      "--tmpdir", os.path.join(self.dir, "tmp"), "--storage-driver", "vfs"]
         tar = subprocess.Popen(["tar", "-C", self.rootfs, "-c", "."], stdout=subprocess.PIPE)
         try:
@@ -410,6 +413,14 @@ class PodmanEngine(Engine):
         if getattr(self, "base", None):
             self.podman("pod", "rm", "-f", "-t", "0", "--all", check=False)
             self.podman("rm", "-f", "-t", "0", "--all", check=False)
+
+    def _after_stop(self):
+        runroot = getattr(self, "runroot", None)
+        if runroot:
+            self._unmount(runroot)
+            shutil.rmtree(runroot, ignore_errors=True)
+            if os.path.exists(runroot):
+                raise OSError("%s could not be removed" % runroot)
 
 
 # ------------------------------------------------------------------------------ containerd
@@ -588,6 +599,16 @@ def _comm(pid):
 
 # ------------------------------------------------------------------------------ crun
 
+def _v1_hierarchy_id(controller):
+    """Hierarchy ID of a controller in /proc/cgroups: 0 when it is on cgroup2 (or absent)."""
+    with open("/proc/cgroups") as handle:
+        for line in handle:
+            fields = line.split()
+            if fields and fields[0] == controller:
+                return int(fields[1])
+    return 0
+
+
 def _v2_controllers():
     for hierarchy in cgroup_hierarchies():
         if hierarchy.version == 2:
@@ -654,14 +675,28 @@ class CrunEngine(Engine):
             self.crun("delete", "-f", cid, check=False)
 
     def _after_stop(self):
-        """Give the controllers back to cgroup2: unmount the v1 mounts, only when they have no children."""
+        """Give the controllers back to cgroup2: unmount the v1 mounts, only when they have no children.
+
+        A hierarchy unmounted while a removed child cgroup is still dying is not destroyed
+        but lingers, keeping the controller from cgroup2: mount it again, wait, unmount
+        again, until /proc/cgroups shows the controller back on the unified hierarchy.
+        """
         for point in reversed(getattr(self, "mounted", [])):
+            controller = os.path.basename(point)
             busy = [name for name in os.listdir(point) if os.path.isdir(os.path.join(point, name))]
             if busy:
                 raise OSError("%s still has child cgroups %s: left mounted" % (point, ", ".join(busy)))
-            self.cmd(["umount", point], check=False)
+            for _round in range(20):
+                self.cmd(["umount", point], check=False)
+                time.sleep(0.5)
+                if _v1_hierarchy_id(controller) == 0:
+                    break
+                self.cmd(["mount", "-t", "cgroup", "-o", controller, "nsops-" + controller, point], check=False)
             with contextlib.suppress(OSError):
                 os.rmdir(point)
+            if _v1_hierarchy_id(controller) != 0:
+                raise OSError("the v1 %s hierarchy lingers after unmounting it: cgroup2 did not get it back"
+                              % controller)
         self.mounted = []
 
 

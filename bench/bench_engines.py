@@ -219,10 +219,9 @@ def report(args, results, leftovers):
         passed = ratio <= TARGET_SIZE_RATIO
         judged = key == 'id_cpu'
         ok = ok and (passed or not judged)
-        print('  %-58s %.2f  (target <= %.1f) %s' % ('%s: %d / %d extra' % (label, large, small), ratio,
-                                                      TARGET_SIZE_RATIO,
-                                                      ('PASS' if passed else 'FAIL') if judged
-                                                      else ('ok' if passed else 'over (not judged)')))
+        verdict = ('PASS' if passed else 'FAIL') if judged else ('ok' if passed else 'over (not judged)')
+        what = '%s: %d / %d extra' % (label, large, small)
+        print('  %-58s %.2f  (target <= %.1f) %s' % (what, ratio, TARGET_SIZE_RATIO, verdict))
     print('\ncleanup: %s' % ('every engine stopped, its processes, containers, cgroups and mounts removed'
                              if not leftovers else 'LEFT OVER: %s' % leftovers))
     print('overall: %s' % ('PASS' if ok and not leftovers else 'FAIL'))

@@ -307,6 +307,8 @@ containers:
           choices: [cgroup, parent]
         cgroup:
           description: Cgroup path of the monitor.
+          returned: always
+          type: str
         cgroups:
           description: Its path per hierarchy.
           returned: always

@@ -434,7 +434,7 @@ class TestContainerd(object):
 def lxc(tmp_path_factory):
     def setup(engine):
         info = engine.create('nsops-lweb', '/bin/httpd -p 8110 -h /www')
-        monitor = [pid for pid in _pids_of_cgroup('lxc.monitor.nsops-lweb')]
+        monitor = _pids_of_cgroup('lxc.monitor.nsops-lweb')
         return Lab(name='nsops-lweb', pid=int(info['PID']), monitor=monitor)
     engine, lab = start(LxcEngine, tmp_path_factory, setup)
     yield engine, lab

@@ -523,8 +523,8 @@ class LxcEngine(Engine):
 
     def info(self, name):
         out = self.lxc("lxc-info", name, check=False).stdout
-        return dict((key.strip(), value.strip()) for key, _, value in
-                    (line.partition(":") for line in out.splitlines()) if value)
+        pairs = (line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return dict((key.strip(), value.strip()) for key, value in pairs if value.strip())
 
     def _remove_containers(self):
         for name in self.containers:

@@ -294,8 +294,8 @@ containers:
         - From the monitor's own cgroup where the layout has one (CRI-O and Podman
           C(*-conmon-ID), LXC C(lxc.monitor.NAME), the systemd-nspawn supervisor in
           C(machine-NAME.scope/supervisor)); else the parent of the init process when it is
-          outside the container's cgroups (containerd-shim of Docker and containerd, conmon
-          of Podman under the cgroupfs manager).
+          a containerd-shim (Docker, containerd) or conmon (Podman under the cgroupfs manager)
+          outside the container's cgroups.
         - Monitor PIDs are never listed in RV(containers[].pids).
       returned: always
       type: dict

@@ -492,7 +492,7 @@ class TestLxc(object):
 
     def test_namespace_exec(self, lxc):
         lab = lxc[1]
-        for selector in ({'container_name': lab.name}, {'name': lab.name, 'runtime': 'lxc'}, {'pid': lab.pid}):
+        for selector in ({'name': lab.name}, {'name': lab.name, 'runtime': 'lxc'}, {'pid': lab.pid}):
             assert exec_in(['hostname'], **selector)['stdout'] == lab.name, selector
 
     def test_playbooks(self, lxc, tmp_path):
@@ -552,7 +552,7 @@ class TestNspawn(object):
 
     def test_namespace_exec(self, nspawn):
         lab = nspawn[1]
-        for selector in ({'container_name': lab.name}, {'name': lab.name, 'runtime': 'systemd-nspawn'}, {'pid': lab.payload}):
+        for selector in ({'name': lab.name}, {'name': lab.name, 'runtime': 'systemd-nspawn'}, {'pid': lab.payload}):
             assert exec_in(['hostname'], **selector)['stdout'] == lab.name, selector
 
     def test_playbooks(self, nspawn, tmp_path):

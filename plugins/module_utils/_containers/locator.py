@@ -278,9 +278,10 @@ class ContainerLocator:
                 for member in members[:1]:
                     try:
                         parent = read_stat(self.root, member).ppid
+                        monitor = parent == pid and _is_monitor_command(read_stat(self.root, pid).comm)
                     except (OSError, ProcParseError):
                         continue
-                    if parent == pid:
+                    if monitor:
                         self.notes.append('PID %d is the monitor of %s container %s (its %s, the parent of its '
                                           'init), not one of its processes'
                                           % (pid, item.identity.runtime, item.label,
@@ -389,7 +390,8 @@ class ContainerLocator:
         elif init is not None and init['ppid'] and init['ppid'] not in record['pids']:
             # No monitor cgroup (containerd-shim, conmon under cgroupfs): the parent of the init.
             parent = self._process(init['ppid'], item, {}, problems)
-            if parent is not None and parent['pid'] != 1 and not parent['cgroup_member']:
+            if (parent is not None and parent['pid'] != 1 and not parent['cgroup_member']
+                    and _is_monitor_command(parent['comm'])):
                 parent.pop('cgroup_member', None)
                 record['monitor'] = {
                     'cgroup': parent['cgroup'],
@@ -670,6 +672,14 @@ def _selected(record, selector):
             and (selector.pod_uid is None or record['pod_uid'] == selector.pod_uid)
             and (selector.name is None or record['name'] == selector.name)
             and (selector.id is None or bool(record['id'] and record['id'].startswith(selector.id))))
+
+
+# Commands (/proc/PID/comm, 15 characters) of the monitors that run outside the container's cgroups.
+_MONITOR_COMMANDS = ('containerd-shim', 'docker-containe', 'conmon')
+
+
+def _is_monitor_command(comm):
+    return bool(comm) and comm.startswith(_MONITOR_COMMANDS)
 
 
 _MONITOR_NAMES = {

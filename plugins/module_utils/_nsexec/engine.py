@@ -458,6 +458,8 @@ def resolve_target(params):
             raise RequestError('proc_root %s is not a proc file system: point it at /proc or a host\'s proc '
                                'mounted elsewhere' % root.path)
         return open_process_target(root, pid, types), None
+    if all(params.get(option) is None for option in ('container_id', 'pod_uid', 'name', 'runtime')):
+        raise RequestError('no target: give pid, container_id, name, pod_uid, runtime or namespace_files')
     return _container_target(root, params, types)
 
 

@@ -19,8 +19,12 @@ export NSOPS_REPO NSOPS_VENV
 # Debian packages the test suite needs (runc: container lab; iproute2: netns
 # fleet; util-linux: lsns/unshare/nsenter; openssh: sshd per netns; libcap2-bin:
 # capsh/setpriv tests; shellcheck: the shellcheck sanity test; chromium and
-# fonts-dejavu-core: the fleet report's HTML checked in a headless browser). Add to this list; env.sh installs only what is missing.
-NSOPS_APT_PACKAGES=(runc iproute2 util-linux openssh-server openssh-client libcap2-bin shellcheck chromium fonts-dejavu-core)
+# fonts-dejavu-core: the fleet report's HTML checked in a headless browser; the engines
+# lab, tests/lab/engines.py: docker.io podman containerd lxc systemd-container crun,
+# catatonit for Podman's pod infra, uidmap, and busybox-static for the rootfs - it
+# replaces `busybox`, which conflicts with it). Add to this list; env.sh installs only what is missing.
+NSOPS_APT_PACKAGES=(runc iproute2 util-linux openssh-server openssh-client libcap2-bin shellcheck chromium fonts-dejavu-core
+                    docker.io podman containerd lxc busybox-static systemd-container crun catatonit uidmap)
 
 nsops_log() { printf '[env] %s\n' "$*" >&2; }
 
@@ -43,8 +47,19 @@ nsops_apt() {
     nsops_log "installing Debian packages: ${missing[*]}"
     # The lists may be absent or stale on a fresh machine: update once, here.
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    # Daemons (dockerd, containerd, lxc-net) must not start on install: the tests start
+    # their own, with state in a test dir. A policy-rc.d that says 101 keeps them down;
+    # ours is removed again, one already there is left alone.
+    local policy=/usr/sbin/policy-rc.d made_policy=0 rc
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
+    fi
+    # busybox-static replaces busybox (they conflict): apt removes busybox for it.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
+    rc=$?
+    [ "$made_policy" = 1 ] && rm -f "$policy"
+    return "$rc"
 }
 
 # A real Python 3.11 binary: pyenv's `python3` is a shim, so ask the interpreter

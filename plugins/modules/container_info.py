@@ -79,8 +79,11 @@ notes:
   - Run as root (O(pid) of other users' processes and their namespaces need CAP_SYS_PTRACE).
   - Without selectors every container on the host is listed.
   - Selectors O(id), O(name), O(pod_uid) and O(runtime) combine; a container must match all.
-  - No engine API is used; container names given by Docker or Kubernetes are not in the cgroup
-    tree and so are not reported.
+  - No engine API is used; container names given by Docker, Podman or Kubernetes are not in the cgroup
+    tree and so are not reported. A O(name) that matches nothing says so in RV(notes), with how
+    to get the ID instead.
+  - O(pid) of a monitor (LXC monitor, nspawn supervisor, containerd-shim, conmon) returns the
+    container it supervises, with a note in RV(notes) that the PID is its monitor.
 seealso:
   - plugin: nsops.namespaces.cgroup_container
     plugin_type: filter
@@ -164,7 +167,10 @@ containers:
       type: str
       sample: burstable
     podman_pod_id:
-      description: ID of the Podman pod the container belongs to.
+      description:
+        - ID of the Podman pod the container belongs to, from C(machine-libpod_pod_ID.slice)
+          (systemd manager) or C(/libpod_parent/ID/) (cgroupfs manager).
+        - Kubernetes pods are in RV(containers[].pod_uid); no other layout names a pod.
       returned: always
       type: str
     containerd_namespace:
@@ -282,10 +288,23 @@ containers:
       type: dict
       sample: {"net": ["9b7bd001bbef..."], "ipc": ["9b7bd001bbef..."]}
     monitor:
-      description: The container's conmon (CRI-O, Podman) or LXC monitor, V(null) if it has none.
+      description:
+        - The engine process supervising the container, V(null) if it has none (crun or runc
+          run detached leave none; the init is then a child of PID 1).
+        - From the monitor's own cgroup where the layout has one (CRI-O and Podman
+          C(*-conmon-ID), LXC C(lxc.monitor.NAME), the systemd-nspawn supervisor in
+          C(machine-NAME.scope/supervisor)); else the parent of the init process when it is
+          a containerd-shim (Docker, containerd) or conmon (Podman under the cgroupfs manager)
+          outside the container's cgroups.
+        - Monitor PIDs are never listed in RV(containers[].pids).
       returned: always
       type: dict
       contains:
+        source:
+          description: V(cgroup) when found by the monitor's cgroup, V(parent) when it is the init's parent.
+          returned: always
+          type: str
+          choices: [cgroup, parent]
         cgroup:
           description: Cgroup path of the monitor.
           returned: always
@@ -304,6 +323,11 @@ containers:
           returned: always
           type: list
           elements: dict
+    monitor_pid:
+      description: Host PID of the monitor (containerd-shim, conmon, LXC monitor, nspawn supervisor), V(null) without one.
+      returned: always
+      type: int
+      sample: 4199
     verified:
       description: True when the container has processes and every one of them is verified.
       returned: always

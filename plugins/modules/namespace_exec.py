@@ -59,8 +59,8 @@ options:
   pid:
     description:
       - Host PID (as seen in O(proc_root)) of the process whose namespaces to enter.
-      - Exactly one of O(pid), O(container_id) (optionally with O(pod_uid)), O(pod_uid) or
-        O(namespace_files) selects the target.
+      - Exactly one of O(pid), the container selectors (O(container_id), O(name), O(pod_uid),
+        O(runtime), which combine) or O(namespace_files) selects the target.
     type: int
   container_id:
     description:
@@ -79,6 +79,18 @@ options:
       - Asking with O(namespaces) for a type its containers do not share is an error that
         lists the containers to choose from with O(container_id).
     type: str
+  name:
+    description:
+      - Name of the container, for runtimes that name the cgroup after the container (LXC,
+        systemd-nspawn, containerd C(ctr run) in the C(default) namespace), as
+        O(nsops.namespaces.container_info#module:name) selects it.
+      - Docker, Podman and Kubernetes names are not in cgroup paths; use O(container_id) for those.
+    type: str
+  runtime:
+    description:
+      - Only a container of this runtime; combines with O(container_id), O(name) and O(pod_uid).
+    type: str
+    choices: [docker, containerd, cri, cri-o, podman, systemd-nspawn, lxc]
   namespace_files:
     description:
       - Namespace files to enter, at most one per type - bind mounts such as
@@ -307,6 +319,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._answer import an
 from ansible_collections.nsops.namespaces.plugins.module_utils._nsexec.engine import (
     DEFAULT_CHDIR, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, NamespaceExecError, Request, run,
 )
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import RUNTIMES
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import NS_TYPES
 
 
@@ -319,6 +332,8 @@ def main():
             pid=dict(type='int'),
             container_id=dict(type='str'),
             pod_uid=dict(type='str'),
+            name=dict(type='str'),
+            runtime=dict(type='str', choices=list(RUNTIMES)),
             namespace_files=dict(type='list', elements='path'),
             namespaces=dict(type='list', elements='str', choices=list(NS_TYPES)),
             chdir=dict(type='str', default=DEFAULT_CHDIR),
@@ -332,10 +347,11 @@ def main():
             proc_root=dict(type='path', default='/proc'),
         ),
         mutually_exclusive=[
-            ('pid', 'container_id'), ('pid', 'pod_uid'), ('pid', 'namespace_files'),
-            ('container_id', 'namespace_files'), ('pod_uid', 'namespace_files'),
+            ('pid', 'container_id'), ('pid', 'pod_uid'), ('pid', 'name'), ('pid', 'runtime'), ('pid', 'namespace_files'),
+            ('container_id', 'namespace_files'), ('pod_uid', 'namespace_files'), ('name', 'namespace_files'),
+            ('runtime', 'namespace_files'),
         ],
-        required_one_of=[('pid', 'container_id', 'pod_uid', 'namespace_files')],
+        required_one_of=[('pid', 'container_id', 'pod_uid', 'name', 'runtime', 'namespace_files')],
         supports_check_mode=True,
     )
     answer(module, run, lambda m: Request.from_params(m.params, m.check_mode), NamespaceExecError)

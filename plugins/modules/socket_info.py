@@ -44,10 +44,23 @@ options:
       - Only the network namespaces of the containers of this Kubernetes pod (usually one,
         shared by all of them). Combines with O(container_id).
     type: str
+  name:
+    description:
+      - Only the network namespace of the container of this name, for runtimes that name the
+        cgroup after the container (LXC, systemd-nspawn, containerd C(ctr run) in the
+        C(default) namespace), as O(nsops.namespaces.container_info#module:name) selects it.
+      - Docker, Podman and Kubernetes names are not in cgroup paths; use O(container_id) for those.
+    type: str
+  runtime:
+    description:
+      - Only containers of this runtime; combines with the other selectors as in
+        M(nsops.namespaces.container_info).
+    type: str
+    choices: [docker, containerd, cri, cri-o, podman, systemd-nspawn, lxc]
   pid:
     description:
       - Only the network namespace this process (host PID) is in, as C(nsenter -t PID -n ss) shows it.
-      - Cannot be combined with O(container_id) or O(pod_uid).
+      - Cannot be combined with O(container_id), O(pod_uid), O(name) or O(runtime).
     type: int
   protocols:
     description:
@@ -309,6 +322,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._answer import ansible_module, answer
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import RUNTIMES
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import (
     PROTOCOLS, STATES, Query, SocketInfoError, run,
 )
@@ -320,6 +334,8 @@ def main():
         argument_spec=dict(
             container_id=dict(type='str'),
             pod_uid=dict(type='str'),
+            name=dict(type='str'),
+            runtime=dict(type='str', choices=list(RUNTIMES)),
             pid=dict(type='int'),
             protocols=dict(type='list', elements='str', choices=list(PROTOCOLS), default=list(PROTOCOLS)),
             state=dict(type='list', elements='str', choices=list(STATES)),

@@ -88,3 +88,57 @@ def task_results(result, task_name, host='localhost'):
             if task['task']['name'] == task_name:
                 return task['hosts'][host]
     raise KeyError(task_name)
+
+
+# ---------------------------------------------------------------------------- engine x capability matrix
+# Tests of a class with an ENGINE attribute named test_<capability>[_<detail>] fill one cell each;
+# the table is printed at the end of every run (with or without -s), skip reasons included.
+MATRIX_CAPABILITIES = ('listing', 'by_id', 'by_prefix', 'by_name', 'by_host_pid', 'by_inner_pid', 'shared_ns',
+                       'monitor', 'verified', 'socket_info', 'namespace_exec', 'playbooks', 'bad_input')
+_MATRIX = {}
+_MATRIX_SKIPS = {}
+
+
+def _capability(name):
+    for capability in sorted(MATRIX_CAPABILITIES, key=len, reverse=True):
+        if name == 'test_' + capability or name.startswith('test_' + capability + '_'):
+            return capability
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    engine = getattr(getattr(item, 'cls', None), 'ENGINE', None)
+    capability = _capability(getattr(item, 'originalname', item.name))
+    if engine is None or capability is None:
+        return
+    key = (engine, capability)
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _MATRIX_SKIPS.setdefault(engine, reason.replace('Skipped: ', '', 1))
+        _MATRIX.setdefault(key, 'skip')
+    elif report.failed:
+        _MATRIX[key] = 'FAIL'
+    elif report.when == 'call' and _MATRIX.get(key) != 'FAIL':
+        _MATRIX[key] = 'pass'
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _MATRIX:
+        return
+    engines = []
+    for engine, _capability_name in _MATRIX:
+        if engine not in engines:
+            engines.append(engine)
+    columns = [c for c in MATRIX_CAPABILITIES if any((e, c) in _MATRIX for e in engines)]
+    width = max(len(e) for e in engines)
+    write = terminalreporter.write_line
+    terminalreporter.section('container engines: engine x capability')
+    write(' | '.join(['engine'.ljust(width)] + columns))
+    write('-+-'.join(['-' * width] + ['-' * len(c) for c in columns]))
+    for engine in engines:
+        write(' | '.join([engine.ljust(width)] + [_MATRIX.get((engine, c), '-').ljust(len(c)) for c in columns]))
+    for engine, reason in _MATRIX_SKIPS.items():
+        write('%s skipped: %s' % (engine, reason))

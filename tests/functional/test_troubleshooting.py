@@ -532,10 +532,13 @@ def test_troubleshoot_container_playbook_reports_and_writes_json(lab, tmp_path):
     assert runs['addresses']['command_pid'] > 1
 
 
-def test_troubleshoot_container_playbook_ends_hosts_without_the_container(tmp_path):
+def test_troubleshoot_container_playbook_fails_when_no_host_runs_it(tmp_path):
     with open(os.path.join(REPO, 'playbooks', 'troubleshoot_container.yml')) as handle:
         playbook = handle.read()
     rc, result = run_playbook(tmp_path, playbook, extra_vars={'container_id': 'abcdef0123',
                                                               'troubleshoot_dir': str(tmp_path / 'out')})
-    assert rc == 0, result
+    # No host runs it: the run fails and says what was searched (it used to end silently, rc 0).
+    assert rc != 0, result
+    failed = task_results(result, 'Fail when no host runs it')
+    assert 'container_id abcdef0123 runs on no host' in failed['msg'], failed
     assert not (tmp_path / 'out').exists()

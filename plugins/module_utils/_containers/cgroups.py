@@ -276,7 +276,7 @@ class _PathContext:
     """What the components above a cgroup directory tell about the ones below."""
 
     __slots__ = ('depth', 'parent', 'after_kubepods', 'pod', 'pod_depth', 'podman_pod_id',
-                 'rootless_uid', 'path')
+                 'rootless_uid', 'path', 'machine', 'machine_depth')
 
     def __init__(self):
         self.depth = 0
@@ -287,6 +287,8 @@ class _PathContext:
         self.podman_pod_id = None
         self.rootless_uid = None
         self.path = ''
+        self.machine = None         # name of the enclosing systemd-nspawn machine scope
+        self.machine_depth = None
 
     def child(self):
         ctx = _PathContext()
@@ -328,6 +330,13 @@ def _step(ctx, part):
     if match:
         new.podman_pod_id = match.group('pod')
         return new, None
+    if ctx.depth == 1 and ctx.parent == 'libpod_parent' and HEX_ID_RE.match(part):
+        # Podman's cgroupfs manager: /libpod_parent/<pod id>/libpod-<id> (and <pod id>/conmon).
+        new.podman_pod_id = part
+        return new, None
+    if ctx.machine is not None and ctx.machine_depth == ctx.depth and part == 'supervisor':
+        # systemd-nspawn runs itself in <scope>/supervisor and the container in <scope>/payload.
+        return new, Identity('systemd-nspawn', new.path, role=MONITOR, name=ctx.machine, cgroup_driver='systemd')
 
     identity = _identify_component(ctx, part, new.path)
     if identity is not None:
@@ -336,6 +345,8 @@ def _step(ctx, part):
             identity.pod_uid, identity.qos = ctx.pod[0], ctx.pod[1]
         if identity.runtime == 'podman':
             identity.podman_pod_id = ctx.podman_pod_id
+        if identity.runtime == 'systemd-nspawn' and identity.role == CONTAINER:
+            new.machine, new.machine_depth = identity.name, new.depth
         identity.rootless_uid = ctx.rootless_uid
     return new, identity
 

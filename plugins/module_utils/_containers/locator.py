@@ -41,7 +41,6 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     ContainerError,
     ContainerLookupError,
     Selector,
-    selection_text,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     DENIED,
@@ -118,6 +117,7 @@ class ContainerLocator:
         self.container_dirs = {}   # hierarchy name -> every container and monitor directory in it
         self.notes = []
         self.problems = []
+        self.last_found = {}
 
     # -- entry point --------------------------------------------------------
 
@@ -129,6 +129,7 @@ class ContainerLocator:
             self.notes.append('no cgroup file system is mounted in the mount namespace of the module: '
                               'no container can be found')
         found = self._walk()
+        self.last_found = found
         host_ns = self._host_namespaces()
 
         host_pid = None
@@ -227,6 +228,8 @@ class ContainerLocator:
             items = [item for item in items if item.identity.id and item.identity.id.startswith(selector.id)]
             if len(items) > 1 and len(selector.id) < 64:
                 raise _ambiguous('id', selector.id, items)
+        if not items and selector_text(selector):
+            self.notes.append(no_match_hint(selector, found))
         return sorted(items, key=_sort_key)
 
     def _by_host_pid(self, found, pid):
@@ -239,8 +242,13 @@ class ContainerLocator:
                                            'PID with `ps -p %d`' % (pid, pid))
             raise ContainerLookupError('cannot read /proc/%d/cgroup (%s): run the module as root' % (pid, reason))
         identities = [identify(entry.path) for entry in entries]
-        keys = [identity.key for identity in identities if identity is not None]
+        # A monitor cgroup (LXC monitor, nspawn supervisor) in one hierarchy beats the container's in another.
+        monitor_keys = [identity.key for identity in identities if identity is not None and identity.role == MONITOR]
+        keys = monitor_keys or [identity.key for identity in identities if identity is not None]
         if not keys:
+            item = self._monitored_by(found, pid)
+            if item is not None:
+                return [item]
             self.notes.append('PID %d is in no container cgroup: its cgroup paths (%s) match no known runtime '
                               'layout' % (pid, ', '.join(sorted(set(entry.path for entry in entries)))))
             return []
@@ -252,7 +260,35 @@ class ContainerLocator:
         if item is None:
             # The walk could not reach it (a hierarchy mounted elsewhere): use the PID's own paths.
             item = self._found_from_entries(entries, key)
+        if item is not None and monitor_keys:
+            self.notes.append('PID %d is the monitor of %s container %s (its %s), not one of its processes'
+                              % (pid, key[0], key[1], _MONITOR_NAMES.get(key[0], 'monitor')))
         return [item] if item is not None else []
+
+    def _monitored_by(self, found, pid):
+        """The container whose init PID ``pid`` is the parent of (a shim or conmon outside its cgroups)."""
+        for item in sorted(found.values(), key=_sort_key):
+            if item.identity.role != CONTAINER:
+                continue
+            for directory in item.dirs.values():
+                try:
+                    members = read_procs(directory)
+                except (OSError, ProcParseError):
+                    continue
+                for member in members[:1]:
+                    try:
+                        parent = read_stat(self.root, member).ppid
+                        monitor = parent == pid and _is_monitor_command(read_stat(self.root, pid).comm)
+                    except (OSError, ProcParseError):
+                        continue
+                    if monitor:
+                        self.notes.append('PID %d is the monitor of %s container %s (its %s, the parent of its '
+                                          'init), not one of its processes'
+                                          % (pid, item.identity.runtime, item.label,
+                                             _MONITOR_NAMES.get(item.identity.runtime, 'monitor')))
+                        return item
+                break
+        return None
 
     def _found_from_entries(self, entries, key):
         item = None
@@ -294,9 +330,10 @@ class ContainerLocator:
         init = [process for process in record['processes'] if process['pid'] == record['init_pid']]
         # Inner PIDs count at the depth of the container's own PID namespace in NSpid.
         level = len(init[0]['nspid']) - 1 if init else None
-        # With a shared PID namespace (a pod's shareProcessNamespace) the process may be in a sibling.
-        candidates = [item] + [other for other in items if other is not item and other.identity.pod_uid
-                               and other.identity.pod_uid == item.identity.pod_uid]
+        # With a shared PID namespace (a pod's shareProcessNamespace, `docker run --pid container:A`)
+        # the process may be in another container: any container whose PID namespace is this one.
+        candidates = [item] + [other for other in sorted(items, key=_sort_key) if other is not item and ns_inode
+                               and (self._representative_namespaces(other) or {}).get('pid') == ns_inode]
         seen_inner = []
         for candidate in candidates:
             candidate_record = record if candidate is item else self._record(candidate)
@@ -320,7 +357,9 @@ class ContainerLocator:
         identity = item.identity
         record = dict((key, value) for key, value in identity.as_dict().items() if key not in ('role', 'cgroup'))
         problems = []
-        processes, vanished = self._processes(item, item.dirs, problems)
+        monitor_processes = self._processes(item, item.monitor_dirs, problems)[0] if item.monitor else []
+        monitor_pids = set(process['pid'] for process in monitor_processes)
+        processes, vanished = self._processes(item, item.dirs, problems, exclude=monitor_pids)
         primary = _primary(item.dirs, self.hierarchies)
         record['cgroup'] = primary.cgroup_path(item.dirs[primary.name]) if primary else identity.cgroup
         record['cgroups'] = self._cgroup_paths(item.dirs)
@@ -340,14 +379,35 @@ class ContainerLocator:
 
         record['monitor'] = None
         if item.monitor is not None:
-            monitor_processes = self._processes(item, item.monitor_dirs, problems)[0]
             mprimary = _primary(item.monitor_dirs, self.hierarchies)
             record['monitor'] = {
                 'cgroup': mprimary.cgroup_path(item.monitor_dirs[mprimary.name]) if mprimary else None,
                 'cgroups': self._cgroup_paths(item.monitor_dirs),
                 'pids': [process['pid'] for process in monitor_processes],
                 'processes': monitor_processes,
+                'source': 'cgroup',
             }
+        elif init is not None and init['ppid'] and init['ppid'] not in record['pids']:
+            # No monitor cgroup (containerd-shim, conmon under cgroupfs): the parent of the init.
+            parent = self._process(init['ppid'], item, {}, problems)
+            if (parent is not None and parent['pid'] != 1 and not parent['cgroup_member']
+                    and _is_monitor_command(parent['comm'])):
+                parent.pop('cgroup_member', None)
+                record['monitor'] = {
+                    'cgroup': parent['cgroup'],
+                    'cgroups': dict((h.name, path) for h, path in
+                                    ((h, self._own_path(parent['pid'], h)) for h in self.hierarchies) if path),
+                    'pids': [parent['pid']],
+                    'processes': [parent],
+                    'source': 'parent',
+                }
+        record['monitor_pid'] = None
+        if record['monitor'] is not None and record['monitor']['pids']:
+            pids = record['monitor']['pids']
+            parent = init['ppid'] if init else None
+            record['monitor_pid'] = parent if parent in pids else pids[0]
+        for process in processes + monitor_processes:
+            process.pop('cgroup_member', None)
 
         if not item.dirs:
             record['state'] = 'monitor_only'
@@ -368,8 +428,18 @@ class ContainerLocator:
         by_name = dict((h.name, h) for h in self.hierarchies)
         return dict((name, by_name[name].cgroup_path(directory)) for name, directory in dirs.items())
 
-    def _processes(self, item, dirs, problems):
-        """Read the PIDs below ``dirs`` and describe each: ``(processes, PIDs that exited)``."""
+    def _own_path(self, pid, hierarchy):
+        try:
+            return paths_by_hierarchy(read_cgroup(self.root, pid), [hierarchy]).get(hierarchy.name)
+        except (OSError, ProcParseError):
+            return None
+
+    def _processes(self, item, dirs, problems, exclude=()):
+        """Read the PIDs below ``dirs`` and describe each: ``(processes, PIDs that exited)``.
+
+        ``exclude`` are the monitor's PIDs: on v1 hierarchies where nspawn makes no
+        ``supervisor`` cgroup, its supervisor shares the scope with the container.
+        """
         pids = {}
         vanished = []
         read_problems = []
@@ -381,7 +451,7 @@ class ContainerLocator:
         for path, reason in read_problems:
             problems.append('%s: %s' % (path, reason))
         processes = []
-        for pid in sorted(pids):
+        for pid in sorted(set(pids) - set(exclude)):
             process = self._process(pid, item, dirs, problems)
             if process is None:
                 vanished.append(pid)
@@ -402,7 +472,7 @@ class ContainerLocator:
             problems.append('PID %d: %s' % (pid, reason if reason != DENIED else 'permission denied'))
             return {'pid': pid, 'inner_pid': None, 'nspid': [], 'ppid': None, 'comm': None, 'state': None,
                     'cmdline': [], 'starttime': None, 'cgroup': None, 'verified': False,
-                    'mismatches': ['cannot read /proc/%d (%s)' % (pid, reason)]}
+                    'mismatches': ['cannot read /proc/%d (%s)' % (pid, reason)], 'cgroup_member': False}
         if stat.state in ('Z', 'X'):
             problems.append('PID %d is a zombie (exited, not yet reaped)' % pid)
         own_paths = paths_by_hierarchy(entries, self.hierarchies)
@@ -421,6 +491,9 @@ class ContainerLocator:
             'cgroup': own_paths.get(primary.name) if primary else None,
             'verified': not mismatches,
             'mismatches': mismatches,
+            # in a cgroup of this container (or its monitor's) in any hierarchy
+            'cgroup_member': any(identity is not None and identity.key == item.key
+                                 for identity in (identify(path) for path in own_paths.values())),
         }
 
     def _verify(self, item, dirs, own_paths):
@@ -438,11 +511,16 @@ class ContainerLocator:
                 identity = identify(actual)
                 if identity is None or identity.key != item.key:
                     mismatches.append('%s: %s belongs to another container' % (name, actual))
-        # On v1 each controller has its own tree; cpuset decides where the process may run.
+        # On v1 each controller has its own tree; cpuset decides where the process may run. systemd
+        # makes no cpuset cgroups on v1 (nspawn machines, the systemd driver): there the process stays
+        # in the hierarchy's root, and only another container's cpuset disagrees.
         cpuset = by_name.get('cpuset')
         if cpuset is not None and 'cpuset' not in dirs and 'cpuset' in own_paths:
             identity = identify(own_paths['cpuset'])
-            if identity is None or identity.key != item.key:
+            if identity is not None and identity.key != item.key:
+                mismatches.append('cpuset: the process is in %s, the cpuset of another container'
+                                  % own_paths['cpuset'])
+            elif identity is None and item.identity.cgroup_driver != 'systemd':
                 mismatches.append('cpuset: the process is in %s, outside the container' % own_paths['cpuset'])
         return mismatches
 
@@ -556,20 +634,87 @@ def _ambiguous(option, value, items):
 
 # ---------------------------------------------------------------------------- lookups for other modules
 
-def locate_selected(proc_root, container_id=None, pod_uid=None):
-    """The records of the containers that the container_id and pod_uid options select.
+def locate_selected(proc_root, container_id=None, pod_uid=None, name=None, runtime=None, everything=False):
+    """The records of the containers that the container_id, pod_uid, name and runtime options select.
 
     namespace_exec and socket_info name containers by these options: a malformed one
-    raises SelectorError, one that matches no container ContainerLookupError.
+    raises SelectorError, one that matches no container ContainerLookupError. With
+    ``everything`` the result is ``(selected, every container on the host)`` from the
+    same walk, for callers that attribute processes to containers.
     """
-    selector = Selector.from_params({'id': container_id, 'pod_uid': pod_uid})
-    result = ContainerLocator(proc_root, join_initial_cgroup_namespace=False).locate(selector)
-    if not result['containers']:
+    selector = Selector.from_params({'id': container_id, 'pod_uid': pod_uid, 'name': name, 'runtime': runtime})
+    locator = ContainerLocator(proc_root, join_initial_cgroup_namespace=False)
+    result = locator.locate(selector if not everything else Selector())
+    selected = result['containers']
+    if everything:
+        selected = [record for record in selected if _selected(record, selector)]
+        if not selected:
+            found = locator.last_found
+            result['notes'].append(no_match_hint(selector, found))
+    if not selected:
         raise ContainerLookupError('no container with %s on this host%s; list them with '
                                    'nsops.namespaces.container_info' % (
-                                       selection_text(container_id, pod_uid),
+                                       selector_text(selector),
                                        (' (' + '; '.join(result['notes']) + ')') if result['notes'] else ''))
-    return result['containers']
+    if everything:
+        if selector.id is not None and len(selector.id) < 64 and len(selected) > 1 and not (
+                selector.pod_uid or selector.name or selector.runtime):
+            raise ContainerLookupError(
+                'id %r matches %d containers: %s; give more characters of the ID'
+                % (selector.id, len(selected), '; '.join(sorted(r['id'] for r in selected))),
+                candidates=sorted(r['id'] for r in selected))
+        return selected, result['containers']
+    return selected
+
+
+def _selected(record, selector):
+    return ((selector.runtime is None or record['runtime'] == selector.runtime)
+            and (selector.pod_uid is None or record['pod_uid'] == selector.pod_uid)
+            and (selector.name is None or record['name'] == selector.name)
+            and (selector.id is None or bool(record['id'] and record['id'].startswith(selector.id))))
+
+
+# Commands (/proc/PID/comm, 15 characters) of the monitors that run outside the container's cgroups.
+_MONITOR_COMMANDS = ('containerd-shim', 'docker-containe', 'conmon')
+
+
+def _is_monitor_command(comm):
+    return bool(comm) and comm.startswith(_MONITOR_COMMANDS)
+
+
+_MONITOR_NAMES = {
+    'docker': 'containerd-shim',
+    'containerd': 'containerd-shim',
+    'cri': 'containerd-shim',
+    'podman': 'conmon',
+    'cri-o': 'conmon',
+    'lxc': 'LXC monitor',
+    'systemd-nspawn': 'systemd-nspawn supervisor',
+}
+
+
+def selector_text(selector):
+    """The selector as a message names it: ``name web and runtime lxc``."""
+    return ' and '.join('%s %s' % (option, value) for option, value in (
+        ('container_id', selector.id), ('name', selector.name), ('pod_uid', selector.pod_uid),
+        ('runtime', selector.runtime)) if value)
+
+
+def no_match_hint(selector, found):
+    """Why a selector may match no container: what was searched and what the cgroups can name."""
+    containers = [item for item in found.values() if item.identity.role == CONTAINER]
+    runtimes = sorted(set(item.identity.runtime for item in containers))
+    hint = 'no container with %s among the %d containers in the cgroup tree (%s)' % (
+        selector_text(selector), len(containers), ', '.join(runtimes) or 'no runtime')
+    if selector.name is not None:
+        hint += ('; only LXC, systemd-nspawn and containerd (ctr, default namespace) name cgroups after the '
+                 'container: Docker, Podman, CRI-O and Kubernetes names are not part of cgroup paths, select '
+                 'those by id (`docker inspect -f {{.Id}} %s`, `podman inspect -f {{.Id}} %s`)'
+                 % (selector.name, selector.name))
+    elif selector.id is not None:
+        hint += ('; LXC, systemd-nspawn and named containerd containers have no ID in their cgroup: select '
+                 'them by name')
+    return hint
 
 
 # ---------------------------------------------------------------------------- module glue

@@ -128,10 +128,11 @@ class Selector:
         return cls(container_id, name, pod_uid, runtime, pid, namespace_of)
 
 
-def selection_text(container_id=None, pod_uid=None):
-    """The container_id and pod_uid options as a message names them: ``container_id 3f4e and pod_uid ...``."""
+def selection_text(container_id=None, pod_uid=None, name=None, runtime=None):
+    """The selector options as a message names them: ``container_id 3f4e and pod_uid ...``."""
     return ' and '.join('%s %s' % (option, value) for option, value in
-                        (('container_id', container_id), ('pod_uid', pod_uid)) if value)
+                        (('container_id', container_id), ('name', name), ('pod_uid', pod_uid),
+                         ('runtime', runtime)) if value)
 
 
 def _clean_id(value):

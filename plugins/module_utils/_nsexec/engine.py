@@ -467,8 +467,9 @@ def build_command(params):
 
 def _container_target(root, params, types):
     """Resolve container_id / pod_uid with the container locator; open the chosen init."""
-    records = locate_selected(root.path, params['container_id'], params['pod_uid'])
-    what = selection_text(params['container_id'], params['pod_uid'])
+    records = locate_selected(root.path, params['container_id'], params['pod_uid'], params.get('name'),
+                              params.get('runtime'))
+    what = selection_text(params['container_id'], params['pod_uid'], params.get('name'), params.get('runtime'))
     running = [r for r in records if r['state'] == 'running' and r['init_pid'] is not None]
     if not running:
         raise TargetGone('%s has no running process (state: %s): it is stopped or exiting' % (
@@ -484,15 +485,15 @@ def _container_target(root, params, types):
         if types is None:
             types = shared_not_ours
             if not types:
-                raise RequestError('the %d containers of pod %s share no namespace that differs from the module\'s: '
-                                   'give container_id to pick one of %s' % (len(running), params['pod_uid'], labels))
+                raise RequestError('the %d containers of %s share no namespace that differs from the module\'s: '
+                                   'give container_id to pick one of %s' % (len(running), what, labels))
         else:
             apart = [t for t in types if t not in shared]
             if apart:
                 raise RequestError(
-                    'the %d containers of pod %s each have their own %s namespace: give container_id to pick one '
+                    'the %d containers of %s each have their own %s namespace: give container_id to pick one '
                     'of %s, or enter only what they share (namespaces: [%s])'
-                    % (len(running), params['pod_uid'], ', '.join(apart), labels, ', '.join(shared_not_ours)))
+                    % (len(running), what, ', '.join(apart), labels, ', '.join(shared_not_ours)))
     record = min(running, key=_record_start)
     init = [p for p in record['processes'] if p['pid'] == record['init_pid']]
     starttime = init[0]['starttime'] if init else None
@@ -526,6 +527,8 @@ def resolve_target(params):
             raise RequestError('proc_root %s is not a proc file system: point it at /proc or a host\'s proc '
                                'mounted elsewhere' % root.path)
         return open_process_target(root, pid, types), None
+    if all(params.get(option) is None for option in ('container_id', 'pod_uid', 'name', 'runtime')):
+        raise RequestError('no target: give pid, container_id, name, pod_uid, runtime or namespace_files')
     return _container_target(root, params, types)
 
 

@@ -473,6 +473,8 @@ class Query:
         self.proc_root = params.get('proc_root') or '/proc'
         self.container_id = params.get('container_id')
         self.pod_uid = params.get('pod_uid')
+        self.name = params.get('name')
+        self.runtime = params.get('runtime')
         self.protocols = tuple(params.get('protocols') or PROTOCOLS)
         self.states = set(params.get('state') or ())
         self.ports = set(params.get('port') or ())
@@ -480,15 +482,18 @@ class Query:
         if bad_ports:
             raise QueryError('port must be between 0 and 65535; got %s' % ', '.join(str(p) for p in bad_ports))
         self.pid = check_pid(params.get('pid'), error=QueryError)
-        if self.pid is not None and (self.container_id or self.pod_uid):
+        given = [option for option in ('container_id', 'pod_uid', 'name', 'runtime')
+                 if getattr(self, option) is not None]
+        if self.pid is not None and given:
             raise QueryError('pid selects the network namespace of one process and cannot be combined with '
-                             'container_id or pod_uid: use one of them')
+                             '%s: use either pid or %s' % (', '.join(given), ' / '.join(given)))
         if self.ports and self.protocols == ('unix',):
             raise QueryError('port filters TCP and UDP sockets but protocols is [unix]: add tcp or udp to '
                              'protocols, or drop port')
         self.selector = None
-        if self.container_id is not None or self.pod_uid is not None:
-            self.selector = Selector.from_params({'id': self.container_id, 'pod_uid': self.pod_uid})
+        if given:
+            self.selector = Selector.from_params({'id': self.container_id, 'pod_uid': self.pod_uid,
+                                                  'name': self.name, 'runtime': self.runtime})
 
     @classmethod
     def from_params(cls, params, check_mode=False):
@@ -629,9 +634,12 @@ def _containers(root, query, notes):
     """(container records, set of wanted netns inodes or None for all)."""
     if query.selector is None:
         return ContainerLocator(root.path, join_initial_cgroup_namespace=False).locate(Selector())['containers'], None
-    records = locate_selected(root.path, query.container_id, query.pod_uid)
+    # Every container, not only the selected ones: a selected container's netns may be another's
+    # (docker --net container:A, a pod's sandbox) and its sockets held by that container's processes.
+    selected, records = locate_selected(root.path, query.container_id, query.pod_uid, query.name, query.runtime,
+                                        everything=True)
     wanted = set()
-    for record in records:
+    for record in selected:
         inode = record['namespaces'].get('net')
         if inode is None:
             notes.append('container %s has no readable process: its network namespace is unknown' % _label(record))

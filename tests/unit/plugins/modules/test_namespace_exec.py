@@ -66,7 +66,7 @@ def test_stdin_and_shell(run_module):
     ({'pid': 1, 'command': 'true', 'timeout': 0}, 'timeout must be more than 0 seconds'),
     ({'pid': 1, 'command': 'true', 'timeout': -5}, 'timeout must be more than 0 seconds, got -5'),
     ({'pid': 1, 'command': 'true', 'chdir': 'relative'}, 'chdir must be an absolute path'),
-    ({'command': 'true'}, 'one of the following is required: pid, container_id, pod_uid, namespace_files'),
+    ({'command': 'true'}, 'one of the following is required: pid, container_id, pod_uid, name, runtime, namespace_files'),
     ({'pid': 1, 'container_id': 'abc', 'command': 'true'}, 'parameters are mutually exclusive: pid|container_id'),
     ({'namespace_files': ['/proc/self/ns/net'], 'root': True, 'command': 'true'}, 'with namespace_files there is none'),
     ({'namespace_files': ['/etc/hostname'], 'command': 'true'}, '/etc/hostname is not a namespace file'),

@@ -274,3 +274,32 @@ def test_garbage_in_cgroup_procs_is_a_parse_problem(tmp_path):
 def _cgroups_root(host):
     from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcRoot
     return ProcRoot(host.proc_root)
+
+
+# Layouts seen with the real engines (tests/functional/test_engines.py).
+PODMAN_POD = 'a1' * 32
+PODMAN_CTR = 'b2' * 32
+
+
+def test_podman_cgroupfs_pod_member_names_the_pod():
+    identity = cgroups.identify('/libpod_parent/%s/libpod-%s' % (PODMAN_POD, PODMAN_CTR))
+    assert (identity.runtime, identity.id, identity.podman_pod_id) == ('podman', PODMAN_CTR, PODMAN_POD)
+    alone = cgroups.identify('/libpod_parent/libpod-%s' % PODMAN_CTR)
+    assert alone.podman_pod_id is None
+
+
+def test_podman_cgroupfs_conmon_dirs_are_no_container():
+    assert cgroups.identify('/libpod_parent/conmon') is None
+    assert cgroups.identify('/libpod_parent/%s/conmon' % PODMAN_POD) is None
+    assert cgroups.identify('/libpod_parent/%s' % PODMAN_POD) is None
+
+
+def test_nspawn_supervisor_is_the_monitor_and_payload_the_container():
+    supervisor = cgroups.identify('/machine.slice/machine-web.scope/supervisor')
+    assert (supervisor.runtime, supervisor.name, supervisor.role) == ('systemd-nspawn', 'web', cgroups.MONITOR)
+    assert supervisor.key == cgroups.identify('/machine.slice/machine-web.scope').key
+    payload = cgroups.identify('/machine.slice/machine-web.scope/payload')
+    assert (payload.role, payload.cgroup) == (cgroups.CONTAINER, '/machine.slice/machine-web.scope')
+    # only directly below the scope: a cgroup named supervisor deeper inside belongs to the container
+    inner = cgroups.identify('/machine.slice/machine-web.scope/payload/supervisor')
+    assert inner.role == cgroups.CONTAINER

@@ -384,8 +384,11 @@ def test_no_selected_container_names_the_options_and_the_fix(tmp_path):
     host = build_host(tmp_path, 'hybrid', ['docker-cgroupfs'])
     with pytest.raises(ContainerLookupError) as exc:
         locator.locate_selected(host.proc_root, container_id='abcdef', pod_uid=POD1)
-    assert str(exc.value) == ('no container with container_id abcdef and pod_uid %s on this host; list them with '
-                              'nsops.namespaces.container_info' % POD1)
+    assert str(exc.value) == ('no container with container_id abcdef and pod_uid %s on this host (no container '
+                              'with container_id abcdef and pod_uid %s among the 1 containers in the cgroup tree '
+                              '(docker); LXC, systemd-nspawn and named containerd containers have no ID in their '
+                              'cgroup: select them by name); list them with nsops.namespaces.container_info'
+                              % (POD1, POD1))
 
 
 def test_no_selected_container_says_what_the_locator_noticed(tmp_path):

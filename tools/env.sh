@@ -19,8 +19,10 @@ export NSOPS_REPO NSOPS_VENV
 # Debian packages the test suite needs (runc: container lab; iproute2: netns
 # fleet; util-linux: lsns/unshare/nsenter; openssh: sshd per netns; libcap2-bin:
 # capsh/setpriv tests; shellcheck: the shellcheck sanity test; chromium and
-# fonts-dejavu-core: the fleet report's HTML checked in a headless browser). Add to this list; env.sh installs only what is missing.
-NSOPS_APT_PACKAGES=(runc iproute2 util-linux openssh-server openssh-client libcap2-bin shellcheck chromium fonts-dejavu-core)
+# fonts-dejavu-core: the fleet report's HTML checked in a headless browser;
+# libmagic1: python-magic, which reuse and galaxy-importer load). Add to this
+# list; env.sh installs only what is missing.
+NSOPS_APT_PACKAGES=(runc iproute2 util-linux openssh-server openssh-client libcap2-bin shellcheck chromium fonts-dejavu-core libmagic1)
 
 nsops_log() { printf '[env] %s\n' "$*" >&2; }
 

@@ -22,9 +22,10 @@ export NSOPS_REPO NSOPS_VENV
 # fonts-dejavu-core: the fleet report's HTML checked in a headless browser; the engines
 # lab, tests/lab/engines.py: docker.io podman containerd lxc systemd-container crun,
 # catatonit for Podman's pod infra, uidmap, and busybox-static for the rootfs - it
-# replaces `busybox`, which conflicts with it). Add to this list; env.sh installs only what is missing.
+# replaces `busybox`, which conflicts with it; libmagic1: python-magic, which reuse and
+# galaxy-importer load). Add to this list; env.sh installs only what is missing.
 NSOPS_APT_PACKAGES=(runc iproute2 util-linux openssh-server openssh-client libcap2-bin shellcheck chromium fonts-dejavu-core
-                    docker.io podman containerd lxc busybox-static systemd-container crun catatonit uidmap)
+                    docker.io podman containerd lxc busybox-static systemd-container crun catatonit uidmap libmagic1)
 
 nsops_log() { printf '[env] %s\n' "$*" >&2; }
 

@@ -8,6 +8,8 @@
 
 class ModuleDocFragment:
 
+    # proc_root, and the action group of the modules that share it
+    # (meta/runtime.yml: group/nsops.namespaces.proc).
     DOCUMENTATION = r'''
 options:
   proc_root:
@@ -20,4 +22,10 @@ options:
         with a message naming the path.
     type: path
     default: /proc
+attributes:
+  action_group:
+    description: Use C(group/nsops.namespaces.proc) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - nsops.namespaces.proc
 '''

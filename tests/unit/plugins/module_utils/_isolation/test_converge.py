@@ -111,8 +111,8 @@ def test_normalization():
 def test_spec_hash_is_stable_and_sensitive():
     first = iso_spec.spec_hash(iso_spec.build_spec(params(namespaces=['pid', 'mnt', 'uts'], env={'A': '1', 'B': '2'})))
     same = iso_spec.spec_hash(iso_spec.build_spec(params(namespaces=['uts', 'mnt', 'pid', 'pid'], env={'B': '2', 'A': 1},
-                                               stop_signal='SIGINT', stop_timeout=3, recreate=False,
-                                               state_dir='/elsewhere')))
+                                                         stop_signal='SIGINT', stop_timeout=3, recreate=False,
+                                                         state_dir='/elsewhere')))
     assert first == same
     assert len(first) == 64
     for change in ({'hostname': 'x'}, {'command': ['sleep', '1']}, {'env': {'A': '1'}}, {'umask': '0077'}):
@@ -228,12 +228,12 @@ def test_build_launch_user_namespace_maps(rootfs, tmp_path):
     store = iso_store.StateStore(str(tmp_path / 'state'))
     id_map = [{'inside': 0, 'outside': 100000, 'count': 65536}]
     spec = iso_spec.build_spec(params(command=['sh'], root=rootfs, namespaces=['user', 'pid', 'mnt'],
-                                 uid_map=id_map, gid_map=id_map, group='staff'))
+                                      uid_map=id_map, gid_map=id_map, group='staff'))
     plan = iso_launch.build_launch(spec, store)
     assert plan.uid_map == plan.gid_map == '0 100000 65536\n'
     assert (plan.uid, plan.gid) == (0, 50)  # root inside unless told otherwise
     spec = iso_spec.build_spec(params(command=['sh'], root=rootfs, namespaces=['user', 'pid'], user='70000',
-                                 uid_map=id_map))
+                                      uid_map=id_map))
     with pytest.raises(iso_spec.IsolationError, match='uid 70000 is not mapped inside the user namespace'):
         iso_launch.build_launch(spec, store)
 
@@ -247,7 +247,7 @@ def test_build_launch_root_checks(rootfs, tmp_path):
         iso_launch.build_launch(iso_spec.build_spec(params(command=['sh'], root=rootfs)), store)
     with pytest.raises(iso_spec.IsolationError, match='chdir /srv is not a directory inside root'):
         iso_launch.build_launch(iso_spec.build_spec(params(command=['sh'], root=rootfs, chdir='/srv', mount_proc=False)),
-                         store)
+                                store)
 
 
 def test_time_offsets_text(tmp_path):

@@ -227,6 +227,12 @@ def host():
         yield build(stack)
 
 
+def report(capsys, text):
+    """Figures go to the run's output, pass or fail (CI runs pytest without -s)."""
+    with capsys.disabled():
+        print('\n' + '\n'.join('[conformance] ' + line for line in text.strip('\n').split('\n')))
+
+
 def lsns():
     out = subprocess.run(['lsns', '-J', '-o', LSNS_COLUMNS], capture_output=True, text=True, check=True).stdout
     flat, pending = [], list(json.loads(out)['namespaces'])
@@ -264,7 +270,7 @@ def as_lsns(record, facts):
             'pns': inode(record['parent']), 'ons': inode(record['owner'])}
 
 
-def test_every_namespace_lsns_lists_matches_column_by_column(host):
+def test_every_namespace_lsns_lists_matches_column_by_column(host, capsys):
     # lsns before and after the module's discovery: rows both lsns runs agree on did not
     # change meanwhile, and the module must give exactly them.
     listed_before = lsns()
@@ -305,21 +311,20 @@ def test_every_namespace_lsns_lists_matches_column_by_column(host):
                 counts[column][0] += 1
             else:
                 problems.append((ref, column, expected[column], row[column]))
-    print('\nlsns -J -o %s: %d namespaces, %d compared (%d changed between the two lsns runs)'
-          % (LSNS_COLUMNS, len(listed_before), len(listed_before) - len(changed), len(changed)))
-    for column in COMPARED:
-        print('  %-8s %5d/%d equal' % (column, counts[column][0], counts[column][1]))
-    print('  %d namespaces of the zombie leader count it on purpose (lsns misses the leader there)'
-          % len(deliberate))
-    for problem in problems:
-        print('  differs:', problem)
+    lines = ['lsns -J -o %s: %d namespaces, %d compared (%d changed between the two lsns runs)'
+             % (LSNS_COLUMNS, len(listed_before), len(listed_before) - len(changed), len(changed))]
+    lines += ['  %-8s %5d/%d equal' % (column, counts[column][0], counts[column][1]) for column in COMPARED]
+    lines.append('  %d namespaces of the zombie leader count it on purpose (lsns misses the leader there)'
+                 % len(deliberate))
+    lines += ['  differs: %s' % (problem,) for problem in problems]
+    report(capsys, '\n'.join(lines))
     assert 2 <= len(deliberate) <= 6, 'the zombie leader is in its own net and uts namespaces: %s' % deliberate
     assert len(listed_before) >= SETS * 6, 'the scenario must be in place'
     assert len(changed) <= 16, 'the host must be quiet enough to compare: %s' % changed
     assert problems == [], problems
 
 
-def test_big_tables_are_complete(host):
+def test_big_tables_are_complete(host, capsys):
     facts = discover(sources=ALL_SOURCES, process_table=True)
     names = set('/run/netns/' + name for name in host.netns)
     found = set(m['path'] for ns in facts['namespaces'].values() for m in ns['bind_mounts'] if m['path'] in names)
@@ -328,8 +333,8 @@ def test_big_tables_are_complete(host):
     reference = set(e['target'] for e in json.loads(findmnt)['filesystems']) & names
     procs = facts['processes']
     threaded = [p for p in procs if p['pid'] == host.extra['threaded']]
-    print('\nbind-mounted netns: %d found, findmnt %d, made %d' % (len(found), len(reference), len(names)))
-    print('processes: %d in the table, %d in /proc' % (len(procs), _harness.count_procs()))
+    report(capsys, 'bind-mounted netns: %d found, findmnt %d, made %d\nprocesses: %d in the table, %d in /proc'
+           % (len(found), len(reference), len(names), len(procs), _harness.count_procs()))
     assert found == reference == names
     assert len(procs) >= PROCS
     assert threaded, 'the process with %d threads is in the table' % THREADS
@@ -343,13 +348,13 @@ def test_big_tables_are_complete(host):
             refused.append(pid)
         except OSError:
             continue
-    print('processes the kernel refuses to show: %s; skipped as denied: %d'
-          % (refused, facts['discovery']['skipped']['permission_denied']))
+    report(capsys, 'processes the kernel refuses to show: %s; skipped as denied: %d'
+           % (refused, facts['discovery']['skipped']['permission_denied']))
     assert facts['discovery']['skipped']['permission_denied'] == len(refused)
     assert bool(facts['discovery']['warnings']) == bool(refused), facts['discovery']['warnings']
 
 
-def test_special_namespaces(host):
+def test_special_namespaces(host, capsys):
     facts = discover(sources=ALL_SOURCES)
     spaces = facts['namespaces']
     # Held only by a socket: found, with its owner (the initial user namespace).
@@ -373,8 +378,8 @@ def test_special_namespaces(host):
     # A mount namespace no process is in, and the netns only its bind mount holds.
     mnt_inode, hidden_net, path = host.extra['lonely_mnt']
     assert spaces['net:[%d]' % hidden_net]['bind_mounts'] == [{'mnt_ns': 'mnt:[%d]' % mnt_inode, 'path': path}]
-    print('\nsocket-only netns, zombie leader, PID wrap (leader %d, child %d), process-less mount namespace: ok'
-          % (wrap_leader, wrap_child))
+    report(capsys, 'socket-only netns, zombie leader, PID wrap (leader %d, child %d), process-less mount namespace: ok'
+           % (wrap_leader, wrap_child))
 
 
 def ss_sockets(netns_name):
@@ -389,7 +394,7 @@ def ss_sockets(netns_name):
     return sockets
 
 
-def test_socket_info_equals_ss_in_every_socket_namespace(host):
+def test_socket_info_equals_ss_in_every_socket_namespace(host, capsys):
     result = socket_info('/proc', Query({'protocols': ['tcp'], 'state': None, 'port': None, 'container_id': None,
                                          'pod_uid': None, 'pid': None}))
     by_netns = {}
@@ -403,6 +408,6 @@ def test_socket_info_equals_ss_in_every_socket_namespace(host):
         total += len(reference)
         found += sum(1 for inode, pids in reference.items() if ours.get(inode) == pids)
         assert ours == reference, name
-    print('\nsocket_info vs ss -tanp: %d/%d sockets with the same owners over %d netns'
-          % (found, total, len(host.extra['socket_netns'])))
+    report(capsys, 'socket_info vs ss -tanp: %d/%d sockets with the same owners over %d netns'
+           % (found, total, len(host.extra['socket_netns'])))
     assert total >= SOCKET_NETNS * SOCKETS_PER_NETNS

@@ -116,7 +116,8 @@ def _namespace(facts, value, what):
             _fail('%s: the facts have no %s PID namespace' % (what, key))
     elif isinstance(value, Mapping):
         if value.get('type') != 'pid' or 'inode' not in value:
-            _fail('%s: a namespace record must be of type pid with an inode, got type %r' % (what, value.get('type')))
+            _fail('%s: a namespace record must be a full one (nsops.namespaces.ns_expand) of type pid, got type %r; '
+                  'for a record of the lean facts give its key, "pid:[INODE]"' % (what, value.get('type')))
         inode = value['inode']
     elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
         inode = value
@@ -157,10 +158,11 @@ class PidMap:
     def __init__(self, facts, table):
         namespaces = facts['namespaces']
         self.parents = {}
-        for record in namespaces.values():
-            if isinstance(record, Mapping) and record.get('type') == 'pid':
+        for ref, record in namespaces.items():
+            nstype, inode = parse_ns_ref(ref)
+            if isinstance(record, Mapping) and nstype == 'pid':
                 parent = record.get('parent')
-                self.parents[record['inode']] = parse_ns_ref(parent)[1] if parent else None
+                self.parents[inode] = parse_ns_ref(parent)[1] if parent else None
         # Without the hierarchy, the outermost entry of every chain is the PID namespace
         # of the processes whose chain has one entry (those of the proc root).
         outermost = set(proc['namespaces'].get('pid') for proc in table

@@ -28,6 +28,7 @@ hostvars holds inventory variables and facts, not play variables or role paramet
 
 from collections.abc import Mapping
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._plain_data import plain
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._report import (
     NS_TYPES, TREE_TYPES, describe_namespace, tree_rows,
@@ -241,6 +242,7 @@ def host_report(host, variables, active, trees=True):
         'isolated_processes': _isolated(declared_isolated, plain(_get(variables, 'fleet_isolated_results'))),
     }
     if isinstance(facts, Mapping) and 'namespaces' in facts:
+        facts = expand_facts(facts)
         report['namespaces'] = _namespace_summary(facts)
         if trees:
             report['trees'] = _trees(facts)

@@ -11,6 +11,7 @@ The hierarchical types (pid, user) are drawn as trees like ``lsns -Tparent`` and
 lxkns ``lspidns``; the flat types as one table each.
 """
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
 
 NS_TYPES = ('cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts')
 TREE_TYPES = ('pid', 'user')
@@ -74,6 +75,7 @@ def _tree_lines(namespaces, roots):
 
 def render_text(facts, host=None):
     """The report as one string."""
+    facts = expand_facts(facts)
     namespaces = facts.get('namespaces') or {}
     discovery = facts.get('discovery') or {}
     by_type = dict((t, sorted((ns for ns in namespaces.values() if ns.get('type') == t),

@@ -628,6 +628,8 @@ def test_namespace_facts_sees_created_and_persisted_namespaces(lab):
     assert proc.returncode == 0, proc.stdout
     with open(result_file) as handle:
         facts = json.load(handle)[0]['ansible_facts']['namespaces']
+    from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts  # pylint: disable=import-outside-toplevel
+    facts = expand_facts(facts)
     records = [ns for ns in facts['namespaces'].values() if ns['type'] == 'net' and ns['inode'] == net_inode]
     assert len(records) == 1, 'net:[%d] not in namespace_facts' % net_inode
     assert started['pid'] in records[0]['leaders'] or records[0]['pid'] == started['pid']

@@ -17,7 +17,8 @@ import pytest
 from conftest import BIN_DIR, PYTHON, REPO, ansible_env, run_playbook, task_results
 from nslab import NamespaceLab, children, ns_inode, wait_for
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover as discover_lean
 
 ALL_SOURCES = ('tasks', 'fds', 'sockets', 'bind_mounts')
 NS_GET_PARENT = 0xb702
@@ -26,10 +27,23 @@ NS_GET_OWNER_UID = 0xb704
 
 with open(os.path.join(REPO, 'meta', 'schemas', 'namespace_facts.json')) as _handle:
     SCHEMA = json.load(_handle)
+# The full shape (ns_expand) of the lean facts, schema version 1.
+with open(os.path.join(REPO, 'tests', 'unit', 'fixtures', 'namespace_facts.schema-v1.json')) as _handle:
+    SCHEMA_V1 = json.load(_handle)
 
 
 def validate(facts):
-    jsonschema.validate(json.loads(json.dumps(facts)), SCHEMA, cls=jsonschema.Draft202012Validator)
+    """Against the schema of the facts' own version: 2 as the module returns them, 1 once expanded."""
+    schema = SCHEMA if facts['discovery'].get('schema_version', 1) >= 2 else SCHEMA_V1
+    jsonschema.validate(json.loads(json.dumps(facts)), schema, cls=jsonschema.Draft202012Validator)
+
+
+def discover(**kwargs):
+    """discover() in the full shape (nsops.namespaces.ns_expand): lsns's columns in every
+    record. The lean result is checked against the schema first."""
+    lean = discover_lean(**kwargs)
+    validate(lean)
+    return expand_facts(lean)
 
 
 def ioctl_inode(path, request):
@@ -302,6 +316,7 @@ def test_unprivileged_user_sees_several_roots_instead_of_failing(lab, request):
 # how many it started. A separate process, so that it does not share our GIL.
 CHURNER = r'''
 import os, random, signal, sys, time
+
 count = 0
 running = True
 def stop(*_):

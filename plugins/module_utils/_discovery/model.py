@@ -16,10 +16,20 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     FOR_CHILDREN_LINKS,
     NS_TYPES,
     format_ns_ref,
+    parse_ns_ref,
 )
 
 # Namespace types that form a hierarchy (NS_GET_PARENT works on them).
 HIERARCHICAL_TYPES = ('pid', 'user')
+
+# Version of the facts shape, in ``discovery.schema_version``. 2: records keyed by
+# ``TYPE:[INODE]`` hold only what the key does not say and what is not empty; lsns's
+# columns of a namespace's lowest PID are in the ``pids`` table. expand_facts() gives
+# the shape of version 1 (every field in every record).
+SCHEMA_VERSION = 2
+
+# The fields of a version 1 record, in its order, with the value an absent field has.
+_V1_LISTS = ('children', 'for_children', 'loose_threads', 'fds', 'sockets', 'bind_mounts')
 
 
 class Namespace:
@@ -49,38 +59,53 @@ class Namespace:
         self.ealdorman = None
         self.netnsid = None       # its id in the module's network namespace (net only)
 
-    def to_facts(self, processes):
-        """The facts dict of this namespace; ``processes`` maps pid -> Process."""
-        # pid, ppid, command, uid and user describe the lowest PID, as lsns shows them.
-        lowest = processes[min(self.pids)] if self.pids else None
-        # Most reference lists are empty: skip sorting and building those.
-        return {
-            'type': self.type,
-            'inode': self.inode,
-            'dev': self.dev,
-            'ref': self.ref,
-            'nprocs': len(self.pids),
-            'pid': lowest.pid if lowest else None,
-            'ppid': lowest.ppid if lowest else None,
-            'command': lowest.command if lowest else None,
-            'uid': lowest.owner_uid if lowest else None,
-            'user': lowest.user if lowest else None,
-            'netnsid': self.netnsid,
-            'leaders': sorted(self.leaders) if self.leaders else [],
-            'ealdorman': self.ealdorman,
-            'owner': self.owner.ref if self.owner else None,
-            'owner_uid': self.owner_uid,
-            'parent': self.parent.ref if self.parent else None,
-            'children': sorted(child.ref for child in self.children) if self.children else [],
-            'hidden': self.hidden,
-            'for_children': sorted(self.for_children) if self.for_children else [],
-            'loose_threads': [{'pid': pid, 'tid': tid} for pid, tid in sorted(self.loose_threads)]
-            if self.loose_threads else [],
-            'fds': [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.fds)] if self.fds else [],
-            'sockets': [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.sockets)] if self.sockets else [],
-            'bind_mounts': [{'mnt_ns': mnt, 'path': path} for mnt, path in sorted(self.bind_mounts)]
-            if self.bind_mounts else [],
-        }
+    def to_facts(self, nsfs_dev=None):
+        """The lean facts record of this namespace (see :data:`SCHEMA_VERSION`).
+
+        The key (``TYPE:[INODE]``) says the type and inode, ``discovery.nsfs_dev`` the
+        device; ``pid`` points into the ``pids`` table for lsns's columns. A field is
+        left out when it holds nothing: empty lists, a false ``hidden``, ``leaders``
+        that are just ``[pid]`` and an ``ealdorman`` that is ``pid``.
+        """
+        record = {'nprocs': len(self.pids)}
+        if self.dev != nsfs_dev:
+            record['dev'] = self.dev
+        if self.pids:
+            lowest = min(self.pids)
+            record['pid'] = lowest
+            leaders = sorted(self.leaders)
+            if leaders != [lowest]:
+                record['leaders'] = leaders
+            if self.ealdorman != lowest:
+                record['ealdorman'] = self.ealdorman
+        else:
+            if self.leaders:
+                record['leaders'] = sorted(self.leaders)
+            if self.ealdorman is not None:
+                record['ealdorman'] = self.ealdorman
+        if self.owner is not None:
+            record['owner'] = self.owner.ref
+        if self.owner_uid is not None:
+            record['owner_uid'] = self.owner_uid
+        if self.parent is not None:
+            record['parent'] = self.parent.ref
+        if self.children:
+            record['children'] = sorted(child.ref for child in self.children)
+        if self.netnsid is not None:
+            record['netnsid'] = self.netnsid
+        if self.hidden:
+            record['hidden'] = True
+        if self.for_children:
+            record['for_children'] = sorted(self.for_children)
+        if self.loose_threads:
+            record['loose_threads'] = [{'pid': pid, 'tid': tid} for pid, tid in sorted(self.loose_threads)]
+        if self.fds:
+            record['fds'] = [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.fds)]
+        if self.sockets:
+            record['sockets'] = [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.sockets)]
+        if self.bind_mounts:
+            record['bind_mounts'] = [{'mnt_ns': mnt, 'path': path} for mnt, path in sorted(self.bind_mounts)]
+        return record
 
 
 class Process:
@@ -110,6 +135,14 @@ class Process:
             return ' '.join(self.cmdline)
         return self.comm
 
+    def lowest_facts(self):
+        """The ``pids`` entry of a process that is the lowest PID of a namespace: lsns's
+        PPID, COMMAND, UID and USER columns."""
+        entry = {'ppid': self.ppid, 'command': self.command, 'uid': self.owner_uid}
+        if self.user is not None:
+            entry['user'] = self.user
+        return entry
+
     def to_facts(self, types=NS_TYPES):
         """The process table row; ``types``: the namespace types asked for (the links read
         for other reasons, mnt for bind mounts, are left out)."""
@@ -126,3 +159,49 @@ class Process:
                                  if name in FOR_CHILDREN_LINKS and FOR_CHILDREN_LINKS[name] in types),
             'cgroup': self.cgroup,
         }
+
+
+def expand_record(ref, record, pids, nsfs_dev):
+    """A schema 2 record as version 1 had it: type, inode, dev, ref, lsns's columns of
+    the lowest PID from ``pids`` (the facts' ``pids`` table), and every empty field."""
+    nstype, inode = parse_ns_ref(ref)
+    lowest = record.get('pid')
+    info = (pids.get(str(lowest)) if lowest is not None else None) or {}
+    full = {
+        'type': nstype,
+        'inode': inode,
+        'dev': record.get('dev', nsfs_dev),
+        'ref': ref,
+        'nprocs': record.get('nprocs', 0),
+        'pid': lowest,
+        'ppid': info.get('ppid'),
+        'command': info.get('command'),
+        'uid': info.get('uid'),
+        'user': info.get('user'),
+        'netnsid': record.get('netnsid'),
+        'leaders': list(record['leaders']) if 'leaders' in record else ([lowest] if lowest is not None else []),
+        'ealdorman': record['ealdorman'] if 'ealdorman' in record else lowest,
+        'owner': record.get('owner'),
+        'owner_uid': record.get('owner_uid'),
+        'parent': record.get('parent'),
+        'hidden': bool(record.get('hidden', False)),
+    }
+    for name in _V1_LISTS:
+        full[name] = list(record.get(name) or [])
+    return full
+
+
+def expand_facts(facts):
+    """The facts in the shape of schema version 1: a shallow copy whose ``namespaces``
+    records carry every field. Facts that already have that shape come back as they are."""
+    discovery = facts.get('discovery') or {}
+    if discovery.get('schema_version', 1) < 2:
+        return facts
+    pids = facts.get('pids') or {}
+    nsfs_dev = discovery.get('nsfs_dev')
+    expanded = dict(facts)
+    expanded['namespaces'] = dict((ref, expand_record(ref, record, pids, nsfs_dev))
+                                  for ref, record in (facts.get('namespaces') or {}).items())
+    expanded['discovery'] = dict(discovery, schema_version=1)
+    expanded.pop('pids', None)
+    return expanded

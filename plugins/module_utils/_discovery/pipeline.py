@@ -15,12 +15,13 @@ processes that vanish or cannot be read: they are counted, never fatal.
 """
 
 
+import collections
 import os
 import pwd
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import check_pids
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES, Namespace, Process
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES, SCHEMA_VERSION, Namespace, Process
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import process_pass
@@ -574,8 +575,12 @@ def to_facts(state, duration):
     # is left out when its type was not asked for.
     ordered = sorted((ns for ns in state.namespaces.values() if ns.type in state.types),
                      key=lambda n: (n.type, n.inode))
+    devices = collections.Counter(ns.dev for ns in ordered if ns.dev is not None)
+    nsfs_dev = devices.most_common(1)[0][0] if devices else None
     facts = {
         'discovery': {
+            'schema_version': SCHEMA_VERSION,
+            'nsfs_dev': nsfs_dev,
             'proc_root': state.root.path,
             'procfs': state.is_procfs,
             'kernel': os.uname().release,
@@ -598,7 +603,9 @@ def to_facts(state, duration):
         },
         'initial': dict(state.initial),
         'self': own,
-        'namespaces': dict((ns.ref, ns.to_facts(state.processes)) for ns in ordered),
+        'namespaces': dict((ns.ref, ns.to_facts(nsfs_dev)) for ns in ordered),
+        'pids': dict((str(pid), state.processes[pid].lowest_facts())
+                     for pid in sorted(set(min(ns.pids) for ns in ordered if ns.pids))),
         'roots': dict((t, sorted(ns.ref for ns in ordered if ns.type == t and ns.parent is None))
                       for t in HIERARCHICAL_TYPES),
     }

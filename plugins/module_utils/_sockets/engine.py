@@ -41,6 +41,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     SelectorError,
     check_pid,
 )
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import DiscoveryError, discover_with_fd_links
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, get_nstype, open_ns
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
@@ -573,6 +574,7 @@ def _scan_host(root, notes):
     facts, fd_refs, unreadable = discover_with_fd_links(root.path, ('bind_mounts',), ('mnt', 'net'),
                                                         ('socket:[', 'net:['))
     notes.extend(facts['discovery']['warnings'])
+    facts = expand_facts(facts)
     fds = FdScan.from_links(fd_refs, unreadable)
     if fds.unreadable:
         notes.append('the open files of %d processes could not be read: their sockets show no owner '

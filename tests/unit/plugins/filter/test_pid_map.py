@@ -12,6 +12,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
 from ansible_collections.nsops.namespaces.plugins.filter.pid_map import FilterModule, pid_map
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
@@ -91,8 +92,11 @@ class TestCopiedTree:
             1: None, 2: None, 100: None, 200: 1, 250: 7, 260: 2, 400: None, 500: None, 600: None}
 
     def test_namespace_record_and_inode_text(self, facts):
-        record = facts['namespaces'][C]
+        # a full record (ns_expand) names itself; a lean one does not: its key does
+        record = expand_facts(facts)['namespaces'][C]
         assert pid_map(facts, 1, record, str(INIT['pid'])) == 200
+        with pytest.raises(AnsibleFilterError, match='give its key'):
+            pid_map(facts, 1, facts['namespaces'][C], 'initial')
 
 
 class TestHierarchy:
@@ -135,7 +139,7 @@ class TestErrors:
         (0, 'must be a PID namespace'),
         (True, 'must be a PID namespace'),
         ([1], 'must be a PID namespace'),
-        ({'type': 'net', 'inode': 5}, 'must be of type pid'),
+        ({'type': 'net', 'inode': 5}, 'of type pid'),
     ])
     def test_bad_namespace(self, facts, ns, message):
         for args, which in (((ns,), 'from_ns'), (('initial', ns), 'to_ns')):

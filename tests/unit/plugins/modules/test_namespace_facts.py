@@ -101,8 +101,9 @@ class TestSuccess:
                              cmdline=b'\xff\xfe\x00--flag\x00')
             code, result = run_module(namespace_facts, proc_root=tree.path)
         assert code == 0
-        record = result['ansible_facts']['namespaces']['namespaces'][ns_ref('uts', 4026539500)]
-        assert record['command'].endswith(' --flag')
+        facts = result['ansible_facts']['namespaces']
+        record = facts['namespaces'][ns_ref('uts', 4026539500)]
+        assert facts['pids'][str(record['pid'])]['command'].endswith(' --flag')
 
     @pytest.mark.skipif(not os.path.exists('/proc/self/ns/net'), reason='needs Linux /proc')
     def test_real_proc(self, run_module):

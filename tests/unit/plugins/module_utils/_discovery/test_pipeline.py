@@ -6,6 +6,7 @@
 
 
 import errno
+import json
 import os
 import pathlib
 import sys
@@ -14,6 +15,7 @@ import types
 import pytest
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import pipeline
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import ProcRootError, discover
@@ -37,10 +39,14 @@ def ref(nstype, inode):
 
 
 def run(tree, **kwargs):
-    """discover() on a fixture tree; every result must match the schema."""
+    """discover() on a fixture tree, in the full shape of schema version 1 (expand_facts):
+    the lean result must match the schema of version 2 and its expansion that of
+    version 1, so every test below also checks that each old field is still derivable."""
     facts = discover(proc_root=str(tree), **kwargs)
     assert_valid(facts)
-    return facts
+    expanded = expand_facts(facts)
+    assert_valid(expanded, version=1)
+    return expanded
 
 
 @pytest.fixture
@@ -73,6 +79,56 @@ def test_schema_rejects_a_broken_record(host_facts):
     errors = schema_errors(broken)
     assert any('nprocs' in e for e in errors)
     assert any('leaders' in e for e in errors)
+
+
+# ---------------------------------------------------------------------------- the lean shape
+
+class TestLeanShape:
+    """Schema version 2: records hold nothing their key, discovery or pids already say."""
+
+    @pytest.fixture
+    def lean(self, host):
+        facts = discover(proc_root=str(host))
+        assert_valid(facts)
+        return facts
+
+    def test_version_and_device(self, lean):
+        assert lean['discovery']['schema_version'] == 2
+        assert 'nsfs_dev' in lean['discovery']
+
+    def test_no_field_the_key_says_and_no_empty_field(self, lean):
+        for key, record in lean['namespaces'].items():
+            for said in ('type', 'inode', 'ref', 'command', 'ppid', 'uid', 'user'):
+                assert said not in record, (key, said)
+            for name, value in record.items():
+                empty = value is None or value is False or value == [] or value == {}
+                assert not empty or name == 'ealdorman', (key, name, value)
+
+    def test_lowest_pid_columns_are_in_pids_once(self, lean):
+        lowest = set(record['pid'] for record in lean['namespaces'].values() if 'pid' in record)
+        assert set(lean['pids']) == set(str(pid) for pid in lowest)
+        assert lean['pids']['1']['ppid'] == 0
+
+    def test_leaders_only_when_they_say_more_than_pid(self, lean):
+        for record in lean['namespaces'].values():
+            if 'leaders' in record:
+                assert record['leaders'] != [record.get('pid')]
+            if 'ealdorman' in record:
+                assert record['ealdorman'] != record.get('pid')
+
+    def test_expansion_restores_version_1(self, lean):
+        full = expand_facts(lean)
+        assert_valid(full, version=1)
+        assert 'pids' not in full and full['discovery']['schema_version'] == 1
+        for key, record in full['namespaces'].items():
+            assert record['ref'] == key and ref(record['type'], record['inode']) == key
+            if record['pid'] is not None:
+                assert record['command'] == lean['pids'][str(record['pid'])]['command']
+        # already full: unchanged
+        assert expand_facts(full) is full
+
+    def test_expansion_survives_a_json_round_trip(self, lean):
+        assert expand_facts(json.loads(json.dumps(lean))) == json.loads(json.dumps(expand_facts(lean)))
 
 
 # ---------------------------------------------------------------------------- namespaces
@@ -735,8 +791,10 @@ class TestRobustness:
                     reason='needs Linux /proc')
 def test_real_proc():
     """One scan of the real /proc (a busy host has thousands of processes: scan once)."""
-    facts = discover(proc_root='/proc', process_table=True)
-    assert_valid(facts)
+    lean = discover(proc_root='/proc', process_table=True)
+    assert_valid(lean)
+    facts = expand_facts(lean)
+    assert_valid(facts, version=1)
     disc = facts['discovery']
     assert disc['procfs'] is True
     assert disc['processes_scanned'] >= 1

@@ -93,6 +93,14 @@ notes:
   - C(TIME_WAIT) and C(NEW_SYN_RECV) sockets have no socket file (inode 0) and so no owner.
   - The tables also list sockets that the namespace holds without any process (a socket
     leaked by a kernel module, or sockets of a namespace kept only by a bind mount).
+  - Cost follows the question. Without a selector every process is read once (its
+    namespace links and open files). With O(pid) or a container selector one C(ns/net)
+    link per process finds the members of the namespaces asked for, and only the members'
+    open files are read; the other processes' files are read only while a socket of the
+    tables has no owner yet (a socket made before a C(setns), or passed to a process
+    outside). A process outside that holds a socket a member also holds is then not
+    listed among its owners (C(ss -p) reads every process for every query), and
+    C(namespaces[].bind_mounts) lists the bind mounts of the module's own mount namespace.
 seealso:
   - module: nsops.namespaces.namespace_exec
   - module: nsops.namespaces.container_info

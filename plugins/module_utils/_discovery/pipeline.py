@@ -100,24 +100,29 @@ class Discovery:
 
 # ---------------------------------------------------------------------------- steps
 
-def check_proc_root(state):
-    """Refuse a path that is not a proc tree; note whether it is a real procfs."""
-    path = state.root.path
+def check_root(root):
+    """Refuse a path that is not a proc tree (ProcRootError); True when it is a mounted procfs."""
+    path = root.path
     if not os.path.isdir(path):
         raise ProcRootError('proc_root %s is not a directory: expected a mounted procfs such as /proc '
                             'or a host /proc mounted elsewhere (e.g. /host/proc)' % path)
-    if not state.root.is_proc_tree():
+    if not root.is_proc_tree():
         raise ProcRootError('proc_root %s is not a procfs: expected a directory with a <PID>/stat file '
                             'per process, such as /proc or a host /proc mounted at /host/proc' % path)
     try:
-        state.is_procfs = procfs.is_procfs_mount(path)
+        return procfs.is_procfs_mount(path)
     except OSError:
-        state.is_procfs = False
+        return False
+
+
+def check_proc_root(state):
+    """Refuse a path that is not a proc tree; note whether it is a real procfs."""
+    state.is_procfs = check_root(state.root)
     if state.is_procfs:
         state.dev = procfs.nsfs_dev()
     else:
         state.warnings.append('proc_root %s is not a mounted procfs (a copy or fixture tree): namespace '
-                              'identities come from link text only and no ioctls are made' % path)
+                              'identities come from link text only and no ioctls are made' % state.root.path)
 
 
 def pass_plan(state):

@@ -13,6 +13,10 @@
    and the owner may live in another network namespace (a socket created before a
    setns, or passed over a unix socket), so all processes are read, not only the
    members of the namespace;
+
+   a query scoped to some namespaces (``pid``, a container) instead reads one ns/net
+   link per process to find their members, and only the members' fds; the fds of the
+   other processes are read only while a socket of the tables still has no owner;
 3. for each namespace, the socket tables ``/proc/PID/net/{tcp,tcp6,udp,udp6,unix}`` are
    read through ONE process in it (the kernel shows the tables of that process's
    network namespace), or, for a namespace no process is in, by a forked child that
@@ -42,7 +46,11 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     check_pid,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import DiscoveryError, discover_with_fd_links
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (
+    DiscoveryError,
+    check_root,
+    discover_with_fd_links,
+)
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, get_nstype, open_ns
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     VANISHED,
@@ -50,7 +58,10 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     ProcRoot,
     classify,
     format_ns_ref,
+    list_pids,
     parse_ns_ref,
+    read_fd_links,
+    read_mountinfo,
     read_net_table,
     read_ns_inode,
     read_status,
@@ -333,13 +344,17 @@ class FdScan:
 
 # ---------------------------------------------------------------------------- one namespace
 
+# A scoped query reads the tables through one of the first members that is still there.
+_MEMBERS_TO_TRY = 8
+
 class NetworkNamespace:
     """One network namespace as socket_info reports it."""
 
-    def __init__(self, record):
+    def __init__(self, record, members=()):
         self.inode = record['inode']
         self.ref = record['ref']
         self.record = record
+        self.members = list(members)   # member PIDs of a scoped query, lowest first
         self.read_from = None      # {'pid': N} or {'path': P}
         self.sockets = []
         self.container = None      # the container record owning it
@@ -351,7 +366,8 @@ class NetworkNamespace:
         """Member processes to read the tables through, most stable first."""
         record = self.record
         pids = []
-        for pid in [record.get('ealdorman')] + list(record.get('leaders') or []) + [record.get('pid')]:
+        for pid in [record.get('ealdorman')] + list(record.get('leaders') or []) + [record.get('pid')] \
+                + self.members[:_MEMBERS_TO_TRY]:
             if pid is not None and pid not in pids:
                 pids.append(pid)
         return pids
@@ -545,19 +561,26 @@ def socket_info(proc_root, query):
     """Run the query; returns the socket_info result (without ``changed``)."""
     started = time.time()
     root = ProcRoot(proc_root)
+    check_root(root)
     notes = []
-    facts, fds = _scan_host(root, notes)
     containers, wanted_inodes = _containers(root, query, notes)
     pid_netns = None
     if query.pid is not None:
         pid_netns = _netns_of_pid(root, query.pid)
         wanted_inodes = set([pid_netns])
-    namespaces = _network_namespaces(facts, fds, wanted_inodes, query.pid, pid_netns)
+    scoped = _scan_scoped(root, wanted_inodes, notes) if wanted_inodes else None
+    if scoped is not None:
+        facts, fds, namespaces = scoped
+    else:
+        facts, fds = _scan_host(root, notes)
+        namespaces = _network_namespaces(facts, fds, wanted_inodes, query.pid, pid_netns)
     _assign_containers(namespaces, containers)
 
     names = tables_for(query.protocols)
     for ns in namespaces:
         read_namespace_tables(root, ns, names, facts)
+    if scoped is not None:
+        _find_missing_owners(root, namespaces, query, fds)
     rows = _socket_rows(namespaces, query, fds, OwnerDescriber(root, _container_of_pid(containers)))
     return {
         'namespaces': [ns.to_dict() for ns in namespaces],
@@ -580,6 +603,107 @@ def _scan_host(root, notes):
         notes.append('the open files of %d processes could not be read: their sockets show no owner '
                      '(run as root)' % fds.unreadable)
     return facts, fds
+
+
+def _scan_scoped(root, wanted_inodes, notes):
+    """``(facts, fds, namespaces)`` of a query about ``wanted_inodes`` only, or None when one
+    of them has no member process (it is then found through discovery's bind mounts and
+    held fds, in the whole-host scan).
+
+    One ns/net link per process finds the members; only their fds are read. Bind mounts
+    are those of the module's own mount namespace (lsns's NSFS column), read from its
+    own mountinfo: finding the others would mean reading every mount namespace."""
+    members = dict((inode, []) for inode in wanted_inodes)
+    unreadable = 0
+    for pid in list_pids(root):
+        try:
+            inode = read_ns_inode(root, pid, 'net')
+        except (OSError, ProcParseError) as exc:
+            if classify(exc) != VANISHED:
+                unreadable += 1
+            continue
+        if inode in members:
+            members[inode].append(pid)
+    if not all(members.values()):
+        return None
+    fd_refs = []
+    for pids in members.values():
+        for pid in pids:
+            try:
+                fd_refs.append((pid, list(read_fd_links(root, pid, ('socket:[', 'net:[')).items())))
+            except OSError as exc:
+                if classify(exc) != VANISHED:
+                    unreadable += 1
+    fds = FdScan.from_links(fd_refs, unreadable)
+    if unreadable:
+        why = ('not dumpable, another user namespace or a security module' if os.geteuid() == 0
+               else 'run as root or with become: true')
+        notes.append('%d processes could not be read (%s): whether they are in the namespace, and '
+                     'their sockets, are unknown' % (unreadable, why))
+    own_mnt, bind_mounts = _own_bind_mounts(root)
+    namespaces = []
+    for inode in sorted(members):
+        pids = sorted(members[inode])
+        ref = format_ns_ref('net', inode)
+        record = {'inode': inode, 'ref': ref, 'nprocs': len(pids), 'pid': pids[0], 'leaders': [],
+                  'ealdorman': None,
+                  'bind_mounts': [{'mnt_ns': own_mnt, 'path': path} for path in bind_mounts.get(inode, ())]}
+        ns = NetworkNamespace(record, pids)
+        ns.fd_holders = sorted(fds.netns_fds.get(inode, ()))
+        namespaces.append(ns)
+    return {'namespaces': {}}, fds, namespaces
+
+
+def _own_bind_mounts(root):
+    """(own mount namespace ref, {net inode: [mount point]}) of the nsfs mounts the module
+    itself sees; nothing for a proc root that is not the live /proc."""
+    found = {}
+    if root.path != '/proc':
+        return None, found
+    own = ProcRoot('/proc')
+    try:
+        mnt = format_ns_ref('mnt', read_ns_inode(own, 'self', 'mnt'))
+        table = read_mountinfo(own, 'self')
+    except (OSError, ProcParseError):
+        return None, found
+    for mount in table:
+        if mount.fstype != 'nsfs':
+            continue
+        try:
+            nstype, inode = parse_ns_ref(mount.root)
+        except ProcParseError:
+            continue
+        if nstype == 'net':
+            found.setdefault(inode, []).append(mount.mount_point)
+    return mnt, found
+
+
+def _find_missing_owners(root, namespaces, query, fds):
+    """The owners of sockets no member holds: the fds of every other process, read only
+    until each such socket has an owner (ss -p reads them all, always). Owners outside
+    the namespace of a socket a member also holds are not looked for."""
+    missing = set(sock.inode for ns in namespaces for sock in ns.sockets
+                  if sock.inode and query.matches(sock) and sock.inode not in fds.sockets)
+    if not missing:
+        return
+    read = set(pid for ns in namespaces for pid in ns.members)
+    for pid in list_pids(root):
+        if pid in read:
+            continue
+        try:
+            links = read_fd_links(root, pid, ('socket:[',))
+        except OSError:
+            continue
+        for fd, text in links.items():
+            try:
+                inode = int(text[8:-1])
+            except ValueError:
+                continue
+            if inode in missing:
+                fds.sockets.setdefault(inode, []).append((pid, fd))
+        missing.difference_update(fds.sockets)
+        if not missing:
+            return
 
 
 def _network_namespaces(facts, fds, wanted_inodes, pid, pid_netns):

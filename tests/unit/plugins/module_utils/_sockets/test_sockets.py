@@ -474,6 +474,39 @@ def test_pid_filter_selects_the_namespace_of_the_process(host):
     assert len(result['namespaces']) == 1
 
 
+def test_a_scoped_query_answers_as_the_whole_host_scan_does(host):
+    """pid and container selectors read only the members of their namespace (and their fds):
+    the sockets and owners are those the whole-host scan gives for that namespace."""
+    whole = socket_info(host.proc_root, Query({}))
+    for record in host.containers:
+        netns = 'net:[%d]' % record['namespaces']['net']
+        for params in ({'pid': record['pids'][0]}, {'container_id': record['expect']['id']}):
+            scoped = socket_info(host.proc_root, Query(params))
+            assert [ns['ref'] for ns in scoped['namespaces']] == [netns]
+            expected = [dict(row) for row in whole['sockets'] if row['netns'] == netns]
+            for row in expected:
+                # dockerd (900, host netns) holds socket 5001 too: owners outside the namespace
+                # are looked for only for sockets that no member holds
+                if any(o['pid'] in record['pids'] for o in row['owners']):
+                    row['owners'] = [o for o in row['owners'] if o['netns'] == netns]
+            assert scoped['sockets'] == expected, params
+            (ns,) = [ns for ns in whole['namespaces'] if ns['ref'] == netns]
+            assert scoped['namespaces'][0]['nprocs'] == ns['nprocs']
+
+
+def test_a_scoped_query_finds_an_owner_outside_the_namespace(host):
+    """A socket of the namespace that no member holds (made before a setns, or passed over a
+    unix socket): the other processes' fds are read until it has its owner."""
+    docker = host.containers[0]
+    member = docker['pids'][0]
+    table = read_net_tables(ProcRoot(host.proc_root), member, ['tcp'])['tcp']
+    add_tables(host.proc_root, member, tcp=table + inet_line(('0.0.0.0', 9999), ('0.0.0.0', 0), 0x0A, 777777) + '\n')
+    add_fds(host.proc_root, 1, {30: 'socket:[777777]'})
+    scoped = by_port(socket_info(host.proc_root, Query({'pid': member})))
+    whole = by_port(socket_info(host.proc_root, Query({})))
+    assert [o['pid'] for o in scoped[9999]['owners']] == [o['pid'] for o in whole[9999]['owners']] == [1]
+
+
 def test_protocols_limit_the_tables(host):
     result = socket_info(host.proc_root, Query({'protocols': ['unix']}))
     assert set(r['protocol'] for r in result['sockets']) == set(['unix'])

@@ -15,6 +15,8 @@ it with :func:`check_pid` or :func:`check_pids`.
 
 import re
 
+from ansible_collections.nsops.namespaces.plugins.module_utils import _pids as pids
+
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.cgroups import (
     NAMED_RUNTIMES,
     POD_UID_RE,
@@ -45,32 +47,13 @@ class ContainerLookupError(ContainerError):
 # ---------------------------------------------------------------------------- process IDs
 
 def check_pid(value, option='pid', error=SelectorError):
-    """``value`` as a process ID, an integer of 1 or more (None stays None); raises ``error`` otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise error('%s must be a positive integer process ID, not %r' % (option, value))
-    try:
-        pid = int(str(value).strip())
-    except ValueError:
-        raise error('%s must be a positive integer process ID, not %r' % (option, value))
-    if pid <= 0:
-        raise error('%s must be a positive integer process ID (1 or more), not %d' % (option, pid))
-    return pid
+    """``value`` as a process ID (see ``_pids.check_pid``); raises ``error`` otherwise."""
+    return pids.check_pid(value, option, error)
 
 
 def check_pids(values, option='pids', error=SelectorError):
-    """A list of process IDs as :func:`check_pid` takes them; ``error`` names every bad one."""
-    pids = []
-    bad = []
-    for value in values or ():
-        try:
-            pids.append(check_pid(value, option))
-        except SelectorError:
-            bad.append(str(value))
-    if bad:
-        raise error('%s must be positive integer process IDs (1 or more); got %s' % (option, ', '.join(bad)))
-    return pids
+    """A list of process IDs (see ``_pids.check_pids``); ``error`` names every bad one."""
+    return pids.check_pids(values, option, error)
 
 
 # ---------------------------------------------------------------------------- selectors

@@ -20,7 +20,7 @@ import os
 import pwd
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import check_pids
+from ansible_collections.nsops.namespaces.plugins.module_utils._pids import check_pids
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES, SCHEMA_VERSION, Namespace, Process
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
@@ -33,7 +33,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
 )
 
 SOURCES = ('tasks', 'fds', 'sockets', 'bind_mounts')
-DEFAULT_SOURCES = ('tasks', 'fds', 'bind_mounts')
+DEFAULT_SOURCES = ('tasks', 'bind_mounts')
 
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21

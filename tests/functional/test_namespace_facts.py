@@ -190,7 +190,7 @@ def test_lab_namespaces_and_their_references(lab):
     # The socket-held namespace is found only with the sockets source.
     default = discover()
     assert socket_refs[0]['ref'] not in default['namespaces']
-    assert default['discovery']['sources'] == ['processes', 'tasks', 'fds', 'bind_mounts']
+    assert default['discovery']['sources'] == ['processes', 'tasks', 'bind_mounts']
 
 
 def test_hierarchy_and_owners_match_the_ioctls(lab):

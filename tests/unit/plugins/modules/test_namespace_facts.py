@@ -46,7 +46,7 @@ class TestSuccess:
         facts = result['ansible_facts']['namespaces']
         assert_valid(facts)
         assert facts['discovery']['proc_root'] == proc_root
-        assert facts['discovery']['sources'] == ['processes', 'tasks', 'fds', 'bind_mounts']
+        assert facts['discovery']['sources'] == ['processes', 'tasks', 'bind_mounts']
         assert facts['namespaces'][ns_ref('net', C_NET)]['nprocs'] == 3
         assert facts['initial'] == INIT
         assert 'processes' not in facts

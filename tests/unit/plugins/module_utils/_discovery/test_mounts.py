@@ -194,7 +194,7 @@ class TestStep:
         host.add_process(700, comm='setns', threads={701: {'mnt': LOOSE_MNT}})
         host.write('700/task/701/mountinfo', line(1, 0, '/', 'ext4') + line(5, 1, '/srv'))
         host.add_process(710, comm='holder', fds={5: ns_ref('mnt', FD_MNT)})
-        facts = run(host, mount_tables=True)
+        facts = run(host, mount_tables=True, sources=('tasks', 'fds', 'bind_mounts'))
         loose = facts['mounts'][ns_ref('mnt', LOOSE_MNT)]
         assert (loose['pid'], loose['via'], len(loose['mounts'])) == (700, 'thread 701', 2)
         # A fixture tree is no procfs: an fd-only namespace cannot be joined; said, not hidden.

@@ -38,10 +38,16 @@ def ref(nstype, inode):
     return ns_ref(nstype, inode)
 
 
+# The fixture hosts hold namespaces that only an open fd reveals: read fds unless a test
+# asks for other sources (the module's defaults leave fds out).
+FIXTURE_SOURCES = ('tasks', 'fds', 'bind_mounts')
+
+
 def run(tree, **kwargs):
-    """discover() on a fixture tree, in the full shape of schema version 1 (expand_facts):
+    """discover() on a fixture tree (FIXTURE_SOURCES unless given), in the full shape of schema version 1 (expand_facts):
     the lean result must match the schema of version 2 and its expansion that of
     version 1, so every test below also checks that each old field is still derivable."""
+    kwargs.setdefault('sources', FIXTURE_SOURCES)
     facts = discover(proc_root=str(tree), **kwargs)
     assert_valid(facts)
     expanded = expand_facts(facts)
@@ -247,6 +253,11 @@ class TestContainerHost:
         assert set(host_facts['self']) <= set(NS_TYPES)
         if os.path.exists('/proc/self/ns/net'):
             assert host_facts['self']['net'] == int(os.readlink('/proc/self/ns/net').split('[')[1][:-1])
+
+    def test_default_sources_leave_fds_out(self, host):
+        facts = discover(proc_root=str(host))
+        assert facts['discovery']['sources'] == ['processes', 'tasks', 'bind_mounts']
+        assert ref('net', FD_NET) not in facts['namespaces']
 
     def test_no_process_table_by_default(self, host_facts):
         assert 'processes' not in host_facts

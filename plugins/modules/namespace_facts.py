@@ -95,7 +95,12 @@ notes:
     namespaces of other users' processes cannot be read; they are skipped and counted
     in C(discovery.skipped) and the hierarchy may show several roots."
   - Namespace identity is the nsfs device and inode. The inode alone is unique on a
-    running kernel and is what C(ref) (V(net:[4026531833])) and C(lsns) show.
+    running kernel and is what the keys of RV(ansible_facts.namespaces.namespaces)
+    (V(net:[4026531833])) and C(lsns) show.
+  - The facts are sized for fleets. With the default options a busy host returns about
+    half a kilobyte per namespace plus the command line of each namespace's lowest PID
+    once; the process table (O(processes)) and the mount tables (O(mounts)) are the large
+    optional parts.
   - The facts follow the JSON Schema shipped as C(meta/schemas/namespace_facts.json) in the collection.
   - Each process is visited once. On a host with 400 processes or more the visits are
     spread over up to one forked helper per CPU (at most four); the helpers only read
@@ -148,7 +153,7 @@ EXAMPLES = r'''
 #   ansible_facts_modules: [ansible.builtin.setup, nsops.namespaces.namespace_facts]
 # module_defaults:
 #   nsops.namespaces.namespace_facts:
-#     sources: [fds, bind_mounts]
+#     sources: [tasks, bind_mounts]
 '''
 
 RETURN = r'''
@@ -158,34 +163,100 @@ ansible_facts:
   type: dict
   contains:
     namespaces:
-      description: The namespaces of the host.
+      description:
+        - The namespaces of the host, in the lean shape of schema version 2
+          (RV(ansible_facts.namespaces.discovery.schema_version)) - a namespace record holds
+          only what its key does not say and what is not empty, and the columns C(lsns) shows
+          of a namespace's lowest PID are in RV(ansible_facts.namespaces.pids), once per process.
+        - The filter P(nsops.namespaces.ns_expand#filter) gives the full records (schema
+          version 1, every field in every record); P(nsops.namespaces.ns_report#filter) prints them.
+        - The shape is published as JSON Schema in C(meta/schemas/namespace_facts.json).
       returned: always
       type: dict
       contains:
         discovery:
-          description:
-            - How the discovery ran. C(skipped) counts processes by reason
-              (C(permission_denied), C(vanished), C(malformed), C(error)); C(warnings)
-              repeats the module warnings.
-            - C(capabilities) are the module's effective capabilities; C(initial_cgroup_namespace)
-              tells whether the module runs in the initial cgroup namespace (cgroup paths are
-              then absolute), V(null) when unknown.
+          description: How the discovery ran.
           returned: always
           type: dict
-          sample:
-            proc_root: /proc
-            procfs: true
-            kernel: 6.1.0-13-amd64
-            capabilities: {effective: 000001ffffffffff, sys_admin: true, sys_ptrace: true}
-            initial_cgroup_namespace: true
-            initial_source: pid 2 (kthreadd)
-            sources: [processes, tasks, bind_mounts]
-            types: [cgroup, ipc, mnt, net, pid, time, user, uts]
-            processes_scanned: 212
-            skipped: {permission_denied: 0, vanished: 1, malformed: 0, error: 0}
-            malformed_entries: 0
-            warnings: []
-            duration: 0.041
+          contains:
+            schema_version:
+              description: Version of the shape of these facts.
+              type: int
+              returned: always
+              sample: 2
+            nsfs_dev:
+              description: Device number of nsfs, where every namespace lives; V(null) when none was found.
+              type: int
+              returned: always
+              sample: 4
+            proc_root:
+              description: The proc filesystem read (O(proc_root), absolute).
+              type: str
+              returned: always
+              sample: /proc
+            procfs:
+              description: Whether O(proc_root) is a mounted procfs (false for a copied tree; no ioctls are made then).
+              type: bool
+              returned: always
+              sample: true
+            kernel:
+              description: The kernel release of the module's host.
+              type: str
+              returned: always
+              sample: 6.1.0-13-amd64
+            capabilities:
+              description: The module's effective capabilities, as hex, and the two that decide what it can read.
+              type: dict
+              returned: always
+              sample: {effective: 000001ffffffffff, sys_admin: true, sys_ptrace: true}
+            initial_cgroup_namespace:
+              description: Whether the module runs in the initial cgroup namespace (cgroup paths are then absolute); V(null) when unknown.
+              type: bool
+              returned: always
+              sample: true
+            initial_source:
+              description: Which process the initial namespaces were taken from.
+              type: str
+              returned: always
+              sample: pid 2 (kthreadd)
+            sources:
+              description: What was read, V(processes) (always) and the O(sources).
+              type: list
+              elements: str
+              returned: always
+              sample: [processes, tasks, bind_mounts]
+            types:
+              description: The namespace types reported (O(types)).
+              type: list
+              elements: str
+              returned: always
+              sample: [cgroup, ipc, mnt, net, pid, time, user, uts]
+            processes_scanned:
+              description: Processes whose namespace links were read.
+              type: int
+              returned: always
+              sample: 212
+            skipped:
+              description: Processes not read, by reason - V(permission_denied), V(vanished) (exited during the scan, normal), V(malformed), V(error).
+              type: dict
+              returned: always
+              sample: {permission_denied: 0, vanished: 1, malformed: 0, error: 0}
+            malformed_entries:
+              description: Unreadable lines or files met besides the skipped processes.
+              type: int
+              returned: always
+              sample: 0
+            warnings:
+              description: The warnings the module also shows.
+              type: list
+              elements: str
+              returned: always
+              sample: []
+            duration:
+              description: Seconds the discovery took.
+              type: float
+              returned: always
+              sample: 0.041
         initial:
           description: Type to inode of the initial namespaces (those of kthreadd, or of the oldest readable process).
           returned: always
@@ -198,102 +269,226 @@ ansible_facts:
           sample: {cgroup: 4026531835, ipc: 4026531839, mnt: 4026531841, net: 4026531840, pid: 4026531836, time: 4026531834, user: 4026531837, uts: 4026531838}
         namespaces:
           description:
-            - One record per namespace, keyed by its reference C(TYPE:[INODE]).
-            - C(nprocs), C(pid), C(ppid), C(command), C(uid), C(user), C(netnsid), C(parent)
-              and C(owner) are the columns of C(lsns -o NS,NPROCS,PID,PPID,COMMAND,UID,USER,NETNSID,PNS,ONS);
-              C(pid) is the lowest PID and C(ppid), C(command), C(uid) (the owner of
-              C(/proc/PID), that is its effective UID, root when it is not dumpable) and C(user)
-              describe it. C(netnsid) is the id a network namespace has in the module's
-              (C(ip netns list-id)), null when it has none. C(bind_mounts) in the module's own
-              mount namespace are lsns's NSFS column.
+            - One record per namespace, keyed by its reference C(TYPE:[INODE]) (what C(readlink
+              /proc/PID/ns/TYPE) prints), which says its type and inode.
             - Where the module differs from lsns on purpose, it sees more, and says how, never
               fewer. A zombie thread-group leader whose threads live on is counted in their
               namespaces (lsns reads only the leader's links and misses it); namespaces that
               no process is in are reported too (lsns lists only those of processes).
-            - C(leaders) are member processes whose parent is outside the namespace;
-              C(ealdorman) is the oldest leader by start time (lxkns's term).
-            - C(owner) is the owning user namespace (for a user namespace its parent),
-              C(parent)/C(children) the PID or user hierarchy, C(hidden) true when the
-              namespace was found only by climbing that hierarchy.
-            - C(for_children) lists processes whose C(pid_for_children) or
-              C(time_for_children) names the namespace; C(loose_threads), C(fds),
-              C(sockets) and C(bind_mounts) list the other references found.
+            - A field that would be empty is left out - no empty lists, no V(false) C(hidden).
           returned: always
           type: dict
           sample:
             "net:[4026532281]":
-              type: net
-              inode: 4026532281
-              dev: 4
-              ref: "net:[4026532281]"
               nprocs: 2
               pid: 3120
-              ppid: 3119
-              command: sleep infinity
-              uid: 0
-              user: root
               netnsid: 5
-              leaders: [3120]
-              ealdorman: 3120
               owner: "user:[4026531837]"
-              owner_uid: null
-              parent: null
-              children: []
-              hidden: false
-              for_children: []
-              loose_threads: []
-              fds: []
-              sockets: []
               bind_mounts: [{mnt_ns: "mnt:[4026531841]", path: /run/netns/blue}]
+          contains:
+            nprocs:
+              description: Processes in the namespace (lsns NPROCS).
+              type: int
+              returned: always
+            pid:
+              description: Its lowest PID (lsns PID); RV(ansible_facts.namespaces.pids) has that process's PPID, COMMAND, UID and USER.
+              type: int
+              returned: when a process is in the namespace
+            leaders:
+              description: Member processes whose parent is outside the namespace (lxkns).
+              type: list
+              elements: int
+              returned: when they are other than just RV(ansible_facts.namespaces.namespaces.pid)
+            ealdorman:
+              description: The oldest leader by start time (lxkns); V(null) when none could be picked.
+              type: int
+              returned: when it is not RV(ansible_facts.namespaces.namespaces.pid)
+            owner:
+              description: The owning user namespace (lsns ONS); for a user namespace, its parent.
+              type: str
+              returned: when known (C(NS_GET_USERNS) works on a live procfs)
+            owner_uid:
+              description: User namespaces - the UID of their creator (C(NS_GET_OWNER_UID)).
+              type: int
+              returned: for user namespaces, when known
+            parent:
+              description: PID and user namespaces - the parent (lsns PNS).
+              type: str
+              returned: for PID and user namespaces that are not a root of their tree
+            children:
+              description: PID and user namespaces - the child namespaces.
+              type: list
+              elements: str
+              returned: when there are any
+            netnsid:
+              description: Network namespaces - the id it has in the module's network namespace (lsns NETNSID, C(ip netns list-id)).
+              type: int
+              returned: for network namespaces that have one
+            hidden:
+              description: True when the namespace was found only by climbing the PID or user hierarchy.
+              type: bool
+              returned: when true
+            for_children:
+              description: Processes whose C(pid_for_children) or C(time_for_children) names the namespace.
+              type: list
+              elements: int
+              returned: when there are any
+            loose_threads:
+              description: Threads in the namespace whose process is not (a list of C(pid) and C(tid)); source V(tasks).
+              type: list
+              elements: dict
+              returned: when there are any
+            fds:
+              description: Open files holding the namespace (a list of C(pid) and C(fd)); source V(fds).
+              type: list
+              elements: dict
+              returned: when there are any
+            sockets:
+              description: Network namespaces - sockets created in it (a list of C(pid) and C(fd)); source V(sockets).
+              type: list
+              elements: dict
+              returned: when there are any
+            bind_mounts:
+              description: >-
+                nsfs bind mounts of the namespace (a list of C(mnt_ns), the mount namespace
+                whose table has it, and C(path)); those in the module's own mount namespace are
+                lsns's NSFS column. Source V(bind_mounts).
+              type: list
+              elements: dict
+              returned: when there are any
+            dev:
+              description: The device of the namespace, only when it differs from RV(ansible_facts.namespaces.discovery.nsfs_dev).
+              type: int
+              returned: when it differs
+        pids:
+          description:
+            - The lsns columns of every PID that is the lowest PID of a namespace, keyed by the
+              PID as a string - C(ansible_facts.namespaces.pids[record.pid | string]).
+          returned: always
+          type: dict
+          sample:
+            "3120": {ppid: 3119, command: sleep infinity, uid: 0, user: root}
+          contains:
+            ppid:
+              description: Parent PID (lsns PPID; 0 for PID 1 and kthreadd).
+              type: int
+              returned: always
+            command:
+              description: Command line, or the name of a kernel thread (lsns COMMAND).
+              type: str
+              returned: always
+            uid:
+              description: Owner of C(/proc/PID) (lsns UID) - the effective UID, root when the process is not dumpable; V(null) when unreadable.
+              type: int
+              returned: always
+            user:
+              description: Name of RV(ansible_facts.namespaces.pids.uid) in the module host's user database (lsns USER).
+              type: str
+              returned: when the UID has a name
         roots:
           description: References of the PID and user namespaces without a (visible) parent.
           returned: always
           type: dict
           sample: {pid: ["pid:[4026531836]"], user: ["user:[4026531837]"]}
+          contains:
+            pid:
+              description: Roots of the PID namespace tree.
+              type: list
+              elements: str
+              returned: always
+            user:
+              description: Roots of the user namespace tree.
+              type: list
+              elements: str
+              returned: always
         mounts:
-          description:
-            - The mount table of every mount namespace, keyed by its reference C(mnt:[INODE]).
-            - C(pid) is the process whose C(/proc/PID/mountinfo) was read (paths are relative to
-              its root directory), V(null) when a child joined the namespace to read it; C(via)
-              says how (V(process), V(thread TID) or V(setns)).
-            - Each of C(mounts) is one line of C(mountinfo) in its order. C(dev) is
-              C(MAJOR:MINOR); C(optional) are the raw optional fields; C(propagation) is
-              C(findmnt)'s PROPAGATION text (V(shared) or V(private), then V(,slave) and
-              V(,unbindable)); C(peer_group), C(master) and C(propagate_from) are the peer group
-              IDs of the C(shared:), C(master:) and C(propagate_from:) fields, V(null) when absent.
-            - C(hidden) is true when the mount point cannot be reached by its path, because another
-              mount is on top of it at the same path or at a prefix of its path (as lxkns computes it).
+          description: The mount table of every mount namespace, keyed by its reference C(mnt:[INODE]).
           returned: when O(mounts) is true
           type: dict
-          sample:
-            "mnt:[4026531841]":
-              pid: 1
-              via: process
-              mounts:
-                - mount_id: 25
-                  parent_id: 1
-                  dev: "0:23"
-                  root: /
-                  mount_point: /run
-                  fstype: tmpfs
-                  source: tmpfs
-                  options: [rw, nosuid, nodev]
-                  super_options: [rw, size=1000k, mode=755]
-                  optional: ["shared:5"]
-                  propagation: shared
-                  peer_group: 5
-                  master: null
-                  propagate_from: null
-                  hidden: false
+          contains:
+            pid:
+              description: >-
+                The process whose C(/proc/PID/mountinfo) was read (paths are relative to its
+                root); V(null) when a child joined the namespace to read it.
+              type: int
+              returned: always
+            via:
+              description: How the table was read - V(process), V(thread TID) or V(setns).
+              type: str
+              returned: always
+            mounts:
+              description: One entry per line of C(mountinfo), in its order.
+              type: list
+              elements: dict
+              returned: always
+              contains:
+                mount_id:
+                  description: Mount ID.
+                  type: int
+                  returned: always
+                parent_id:
+                  description: ID of the parent mount.
+                  type: int
+                  returned: always
+                dev:
+                  description: C(MAJOR:MINOR) of the file system.
+                  type: str
+                  returned: always
+                root:
+                  description: The path within the file system that is the root of this mount.
+                  type: str
+                  returned: always
+                mount_point:
+                  description: The mount point, relative to the reading process's root.
+                  type: str
+                  returned: always
+                fstype:
+                  description: File system type.
+                  type: str
+                  returned: always
+                source:
+                  description: The mount source.
+                  type: str
+                  returned: always
+                options:
+                  description: Per-mount options.
+                  type: list
+                  elements: str
+                  returned: always
+                super_options:
+                  description: Per-superblock options.
+                  type: list
+                  elements: str
+                  returned: always
+                optional:
+                  description: The raw optional fields (C(shared:N), C(master:N), C(propagate_from:N), C(unbindable)).
+                  type: list
+                  elements: str
+                  returned: always
+                propagation:
+                  description: C(findmnt)'s PROPAGATION text - V(shared) or V(private), then V(,slave) and V(,unbindable).
+                  type: str
+                  returned: always
+                peer_group:
+                  description: Peer group ID of the C(shared:) field; V(null) when absent.
+                  type: int
+                  returned: always
+                master:
+                  description: Peer group ID of the C(master:) field; V(null) when absent.
+                  type: int
+                  returned: always
+                propagate_from:
+                  description: Peer group ID of the C(propagate_from:) field; V(null) when absent.
+                  type: int
+                  returned: always
+                hidden:
+                  description: >-
+                    True when the mount point cannot be reached by its path, another mount being
+                    on top of it at the same path or at a prefix of it (as lxkns computes it).
+                  type: bool
+                  returned: always
         processes:
-          description:
-            - The process table, sorted by PID, limited to O(pids) when given.
-            - C(nspid) is the PID in each PID namespace from the outermost visible to the
-              innermost; C(namespaces) maps type to inode; C(for_children) maps
-              C(pid_for_children)/C(time_for_children) to inode, both for the O(types) asked
-              for; C(cgroup) is the path of the cgroup v1 C(cpu) controller, else of C(freezer),
-              else the cgroup v2 path (as lxkns picks it), else the C(name=systemd) one, else
-              the first line's.
+          description: The process table, sorted by PID, limited to O(pids) when given.
           returned: when O(processes) is true or O(pids) is given
           type: list
           elements: dict
@@ -308,6 +503,51 @@ ansible_facts:
               namespaces: {net: 4026532281, pid: 4026532279}
               for_children: {pid_for_children: 4026532279}
               cgroup: /
+          contains:
+            pid:
+              description: PID in O(proc_root).
+              type: int
+              returned: always
+            ppid:
+              description: Parent PID.
+              type: int
+              returned: always
+            name:
+              description: The process name (C(comm)).
+              type: str
+              returned: always
+            cmdline:
+              description: Command line arguments; empty for kernel threads and zombies.
+              type: list
+              elements: str
+              returned: always
+            starttime:
+              description: Start time in clock ticks after boot (C(stat) field 22).
+              type: int
+              returned: always
+            uid:
+              description: Real UID; V(null) when unreadable.
+              type: int
+              returned: always
+            nspid:
+              description: The PID in each PID namespace, from the outermost visible to the innermost (C(NSpid)); V(null) when unreadable.
+              type: list
+              elements: int
+              returned: always
+            namespaces:
+              description: Type to inode, for the O(types) asked for.
+              type: dict
+              returned: always
+            for_children:
+              description: C(pid_for_children) and C(time_for_children) to inode, for the O(types) asked for.
+              type: dict
+              returned: always
+            cgroup:
+              description: >-
+                The path of the cgroup v1 C(cpu) controller, else of C(freezer), else the cgroup
+                v2 path (as lxkns picks it), else the C(name=systemd) one, else the first line's.
+              type: str
+              returned: always
 '''
 
 from ansible.module_utils.basic import AnsibleModule

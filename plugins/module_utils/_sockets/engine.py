@@ -347,6 +347,7 @@ class FdScan:
 # A scoped query reads the tables through one of the first members that is still there.
 _MEMBERS_TO_TRY = 8
 
+
 class NetworkNamespace:
     """One network namespace as socket_info reports it."""
 

@@ -6,12 +6,12 @@
 
 Run as root from the repository's .venv (ansible-core installed)::
 
-    .venv/bin/python bench/bench_fleet.py                 # 3 hosts, 7 rounds
-    .venv/bin/python bench/bench_fleet.py --rounds 11 --hosts 3
+    .venv/bin/python bench/bench_fleet.py                 # 20 hosts, forks 10, 5 rounds
+    .venv/bin/python bench/bench_fleet.py --rounds 11 --hosts 3 --forks 3
 
 It starts an SSH fleet (tests/lab/fleet.py: sshd in network namespaces, its own
 hostname each, key-only root login) and times two playbooks end to end, each a
-fresh ``ansible-playbook`` (SSH pipelining, forks = hosts, ControlPersist
+fresh ``ansible-playbook`` (SSH pipelining, --forks, ControlPersist
 masters closed before every run so each run pays its own connections):
 
   fleet facts   the nsops.namespaces.fleet role's ``facts`` entry point
@@ -64,8 +64,9 @@ SETUP_PLAY = '''\
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
-    parser.add_argument('--hosts', type=int, default=3)
-    parser.add_argument('--rounds', type=int, default=7)
+    parser.add_argument('--hosts', type=int, default=20)
+    parser.add_argument('--forks', type=int, default=10)
+    parser.add_argument('--rounds', type=int, default=5)
     args = parser.parse_args()
     _harness.require_root()
     _harness.install_signal_handlers()
@@ -97,7 +98,7 @@ def main():
 
             def run(name):
                 fleet.close_ssh_masters()
-                result = _harness.timed_run([playbook_bin, '-i', inventory, plays[name], '--forks', str(args.hosts)],
+                result = _harness.timed_run([playbook_bin, '-i', inventory, plays[name], '--forks', str(args.forks)],
                                             env=env)
                 if result.rc != 0:
                     _harness.log(result.stdout.decode('utf-8', 'replace')[-3000:] + result.stderr[-3000:])
@@ -105,8 +106,8 @@ def main():
                 return result
 
             print('bench_fleet: %s' % _harness.host_summary())
-            print('fleet: %d SSH hosts (%s), %d processes on the machine at start'
-                  % (args.hosts, ', '.join(h.name for h in fleet.reachable), _harness.count_procs()))
+            print('fleet: %d SSH hosts (%s), forks %d, %d processes on the machine at start'
+                  % (args.hosts, ', '.join(h.name for h in fleet.reachable), args.forks, _harness.count_procs()))
             results = _harness.interleave([(n, (lambda n=n: run(n))) for n in plays], args.rounds, warmup=1)
             print('processes on the machine at the end: %d' % _harness.count_procs())
             print()

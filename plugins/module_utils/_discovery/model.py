@@ -28,8 +28,8 @@ HIERARCHICAL_TYPES = ('pid', 'user')
 # the shape of version 1 (every field in every record).
 SCHEMA_VERSION = 2
 
-# The fields of a version 1 record, in its order, with the value an absent field has.
-_V1_LISTS = ('children', 'for_children', 'loose_threads', 'fds', 'sockets', 'bind_mounts')
+# The lists at the end of a version 1 record, in its order.
+_V1_LISTS = ('for_children', 'loose_threads', 'fds', 'sockets', 'bind_mounts')
 
 
 class Namespace:
@@ -184,6 +184,7 @@ def expand_record(ref, record, pids, nsfs_dev):
         'owner': record.get('owner'),
         'owner_uid': record.get('owner_uid'),
         'parent': record.get('parent'),
+        'children': list(record.get('children') or []),
         'hidden': bool(record.get('hidden', False)),
     }
     for name in _V1_LISTS:

@@ -44,20 +44,31 @@ class Namespace:
         self.inode = inode
         self.ref = format_ns_ref(nstype, inode)
         self.dev = dev
+        # The lists below but pids stay the shared empty tuple until something is added
+        # (listed()): most namespaces have none, and a busy host has thousands.
         self.pids = []            # member processes (ns link of the process itself)
-        self.for_children = []    # processes whose *_for_children link names it
-        self.loose_threads = []   # (pid, tid) of threads in it whose process is not
-        self.fds = []             # (pid, fd) holding it open
-        self.sockets = []         # (pid, fd) of sockets created in it (net only)
-        self.bind_mounts = []     # (mount namespace ref, mount point)
+        self.for_children = ()    # processes whose *_for_children link names it
+        self.loose_threads = ()   # (pid, tid) of threads in it whose process is not
+        self.fds = ()             # (pid, fd) holding it open
+        self.sockets = ()         # (pid, fd) of sockets created in it (net only)
+        self.bind_mounts = ()     # (mount namespace ref, mount point)
         self.parent = None        # Namespace (pid and user only)
-        self.children = []
+        self.children = ()
         self.owner = None         # owning user Namespace (for a user ns: its parent)
         self.owner_uid = None
         self.hidden = hidden      # found only by climbing parents/owners
-        self.leaders = []
+        self.leaders = ()
         self.ealdorman = None
         self.netnsid = None       # its id in the module's network namespace (net only)
+
+    def listed(self, field):
+        """The list of ``field`` (for_children, loose_threads, fds, sockets, bind_mounts,
+        children or leaders), made on first use."""
+        values = getattr(self, field)
+        if values == ():
+            values = []
+            setattr(self, field, values)
+        return values
 
     def to_facts(self, nsfs_dev=None):
         """The lean facts record of this namespace (see :data:`SCHEMA_VERSION`).

@@ -180,7 +180,7 @@ def _member_lists(state, links):
         if name in FOR_CHILDREN_LINKS:
             nstype = FOR_CHILDREN_LINKS[name]
             if inode != links.get(nstype):
-                targets.append(state.namespace(nstype, inode).for_children)
+                targets.append(state.namespace(nstype, inode).listed('for_children'))
         else:
             targets.append(state.namespace(name, inode).pids)
     return targets
@@ -213,9 +213,9 @@ def scan_tasks(state):
                 if name in FOR_CHILDREN_LINKS:
                     nstype = FOR_CHILDREN_LINKS[name]
                     if inode != links.get(nstype) and pid not in state.namespace(nstype, inode).for_children:
-                        state.namespace(nstype, inode).for_children.append(pid)
+                        state.namespace(nstype, inode).listed('for_children').append(pid)
                 else:
-                    state.namespace(name, inode).loose_threads.append((pid, tid))
+                    state.namespace(name, inode).listed('loose_threads').append((pid, tid))
 
 
 def scan_fds(state):
@@ -234,7 +234,7 @@ def scan_fds(state):
                 state.malformed_files += 1
                 continue
             if nstype in state.types:
-                state.namespace(nstype, inode).fds.append((pid, fd))
+                state.namespace(nstype, inode).listed('fds').append((pid, fd))
     if holders:
         _socket_namespaces(state, holders)
 
@@ -273,7 +273,7 @@ def _ask_sockets(state, pid, sockets):
                     failed.append(text)
                     continue
                 inode = syscalls.ns_ident(netns_fd)[1]
-                state.namespace('net', inode).sockets.append((pid, fd))
+                state.namespace('net', inode).listed('sockets').append((pid, fd))
                 if ('net', inode) not in state.found.relations:
                     _describe_quietly(netns_fd, 'net', inode, state.found.relations)
             except OSError:
@@ -318,7 +318,7 @@ def _record_bind_mounts(state, mnt_ref, text):
             state.malformed_files += 1
             continue
         if nstype in state.types:
-            state.namespace(nstype, inode).bind_mounts.append((mnt_ref, mount.mount_point))
+            state.namespace(nstype, inode).listed('bind_mounts').append((mnt_ref, mount.mount_point))
 
 
 def _describe_quietly(fd, nstype, inode, relations):
@@ -355,7 +355,7 @@ def resolve_hierarchy(state):
         ns = state.namespace(nstype, inode, hidden=True)
         if parent is not None:
             ns.parent = state.namespace(nstype, parent, hidden=True)
-            ns.parent.children.append(ns)
+            ns.parent.listed('children').append(ns)
         if owner is not None:
             ns.owner = state.namespace('user', owner, hidden=True)
         ns.owner_uid = owner_uid
@@ -403,7 +403,7 @@ def pick_leaders(state):
             continue  # same links as its parent (shared dict): it leads nothing
         for name, inode in proc.links.items():
             if name not in FOR_CHILDREN_LINKS and parent_links.get(name) != inode:
-                namespaces[(name, inode)].leaders.append(pid)
+                namespaces[(name, inode)].listed('leaders').append(pid)
     for ns in namespaces.values():
         if ns.pids:
             ns.ealdorman = min(ns.leaders or ns.pids, key=lambda p: (procs[p].starttime, p))
@@ -418,7 +418,8 @@ def describe_lowest(state):
     for pid in set(min(ns.pids) for ns in state.namespaces.values() if ns.pids):
         proc = procs[pid]
         if pid in details:
-            proc.cmdline, proc.owner_uid = details[pid]
+            text, proc.owner_uid = details[pid]
+            proc.cmdline = procfs.parse_cmdline(text)
         else:
             try:
                 proc.cmdline = procfs.read_cmdline(state.root, pid)
@@ -565,7 +566,17 @@ def _run(state):
         if name == 'mounts' and not state.asked_mounts:
             continue
         step(state)
-    return to_facts(state, time.monotonic() - started)
+    if state.found is not None:
+        # The steps are done: what the pass read for them goes before the facts are built
+        # (the peak memory of a large host); fd_refs stay for discover_with_fd_links.
+        state.found.release()
+    facts = to_facts(state, time.monotonic() - started)
+    # parent/children and owner links make cycles: without cutting them the whole model
+    # would wait for the cyclic collector, and stay in memory while the result is sent.
+    for ns in state.namespaces.values():
+        ns.parent = ns.owner = None
+        ns.children = ()
+    return facts
 
 
 def _self_namespaces():

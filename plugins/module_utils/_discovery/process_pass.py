@@ -51,18 +51,16 @@ class PassResult:
     """What the pass found, merged over the workers."""
 
     def __init__(self):
-        self.chunks = []        # (rows, link sets) per worker, as they came; see read_chunk
-        self.details = {}       # pid -> (cmdline, real uid) of possible leaders
+        self.details = {}       # pid -> (raw cmdline text, real uid) of possible leaders
         self.fd_refs = []       # (pid, [(fd, link text)])
         self.fd_unreadable = 0  # processes whose fds could not be read (exited ones not counted)
         self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
-        self.mountinfo = {}     # mnt inode -> mountinfo text that mentions nsfs ('' when none; all with plan.mounts)
+        self.mountinfo = {}     # mnt inode -> its nsfs lines of mountinfo ('' when none; all of it with plan.mounts)
         self._mount_readers = {}  # mnt inode -> the PID mountinfo was read from
 
     def add(self, part):
         """Merge one chunk's result of :func:`read_chunk`; returns its (rows, link sets)."""
         rows, link_sets, details, fd_refs, fd_unreadable, relations, mountinfo = part
-        self.chunks.append((rows, link_sets))
         self.details.update(details)
         self.fd_refs.extend(fd_refs)
         self.fd_unreadable += fd_unreadable
@@ -75,6 +73,13 @@ class PassResult:
                 self._mount_readers[inode] = reader
                 self.mountinfo[inode] = text
         return rows, link_sets
+
+    def release(self):
+        """Drop what only the discovery steps need (leader details, relations, mountinfo)."""
+        self.details = {}
+        self.relations = {}
+        self.mountinfo = {}
+        self._mount_readers = {}
 
     def mount_reader(self, inode):
         """The PID whose mountinfo :attr:`mountinfo` holds for the mount namespace ``inode``."""
@@ -111,6 +116,7 @@ def read_chunk(plan, pids):
     relations = {}
     mountinfo = {}
     previous = (None, None)  # (links, index) of the last process: siblings come in a row
+    names_seen = {}          # one string per process name: thousands of "sleep" are one
     for pid in pids:
         try:
             stat = read_stat(root, pid)
@@ -133,7 +139,8 @@ def read_chunk(plan, pids):
                 index = set_index[key] = len(link_sets)
                 link_sets.append(links)
             previous = (links, index)
-        rows.append((pid, stat.ppid, stat.comm, stat.starttime, stat.num_threads, index))
+        comm = names_seen.setdefault(stat.comm, stat.comm)
+        rows.append((pid, stat.ppid, comm, stat.starttime, stat.num_threads, index))
         if fd_prefixes and not stat.kernel_thread:
             found = _fd_references(root, pid, fd_prefixes)
             if found is None:
@@ -173,7 +180,7 @@ def _first_visit(plan, pid, links, relations, mountinfo):
 
 
 def _leader_details(root, rows, live):
-    """pid -> (cmdline, real uid) of each process that may lead a namespace: its parent
+    """pid -> (raw cmdline text, real uid) of each process that may lead a namespace: its parent
     is not in this chunk, or has other links. Unreadable ones are left to the caller."""
     index_of = dict((row[0], row[5]) for row in rows if len(row) > 2)  # this worker's
     details = {}
@@ -182,7 +189,7 @@ def _leader_details(root, rows, live):
             continue
         pid = row[0]
         try:
-            cmdline = procfs.read_cmdline(root, pid)
+            cmdline = procfs.read_cmdline_text(root, pid)
             uid = procfs.read_owner_uid(root, pid, live)
         except (OSError, ProcParseError):
             continue
@@ -200,12 +207,18 @@ def _fd_references(root, pid, prefixes):
 
 
 def _mountinfo(root, pid, keep_all=False):
-    """The process's mountinfo if it has nsfs mounts (or ``keep_all``), '' if none, None if unreadable."""
+    """The process's mountinfo (``keep_all``), else only its nsfs lines ('' if none: a
+    mount namespace holds a few bind mounts, and its whole table need not stay in
+    memory); None if unreadable."""
     try:
         text = root.read_text(str(pid), 'mountinfo')
     except OSError:
         return None
-    return text if keep_all or ' - nsfs ' in text else ''
+    if keep_all:
+        return text
+    if ' - nsfs ' not in text:
+        return ''
+    return ''.join(line + '\n' for line in text.splitlines() if ' - nsfs ' in line)
 
 
 def _describe_link(root, pid, name, nstype, inode, relations):

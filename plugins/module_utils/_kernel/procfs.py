@@ -405,7 +405,13 @@ def parse_cmdline(data):
 
 
 def read_cmdline(root, pid):
-    return parse_cmdline(_read(root.pid_path(pid, 'cmdline')))
+    return parse_cmdline(read_cmdline_text(root, pid))
+
+
+def read_cmdline_text(root, pid):
+    """The raw NUL-separated command line (one string to keep instead of a list of
+    them; :func:`parse_cmdline` splits it)."""
+    return _read(root.pid_path(pid, 'cmdline'))
 
 
 # ---------------------------------------------------------------------------- /proc/PID/cgroup

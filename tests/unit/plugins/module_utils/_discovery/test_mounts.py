@@ -215,7 +215,7 @@ class TestJoining:
     def _state(self, host, ns_inode):
         state = Discovery(str(host), sources=[], mount_tables=True)
         state.is_procfs = True
-        state.namespace('mnt', ns_inode).fds.append((710, 5))
+        state.namespace('mnt', ns_inode).listed('fds').append((710, 5))
         return state
 
     def test_setns(self, host, monkeypatch):

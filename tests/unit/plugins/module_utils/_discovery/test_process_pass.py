@@ -42,7 +42,7 @@ def all_rows(result):
     """Every row with its links dict: (pid, ppid, comm, starttime, threads, links), or
     (pid, reason) for a process that could not be read."""
     return [row if len(row) == 2 else row[:5] + (link_sets[row[5]],)
-            for rows, link_sets in result.chunks for row in rows]
+            for rows, link_sets in result.test_chunks for row in rows]
 
 
 def serial(func, items):
@@ -51,9 +51,13 @@ def serial(func, items):
 
 
 def merged(plan, pids, imap=serial):
+    """The merged result; ``test_chunks`` holds each worker's (rows, link sets) as the pass
+    yielded them (it keeps none itself: they are merged and let go)."""
     result = None
-    for result, _rows in process_pass.run(plan, pids, imap):
-        pass
+    chunks = []
+    for result, rows in process_pass.run(plan, pids, imap):
+        chunks.append(rows)
+    result.test_chunks = chunks
     return result
 
 
@@ -102,8 +106,9 @@ def test_leader_details_for_possible_leaders(root):
     assert {1, 2, 200, 250}.issubset(details)
     assert 260 not in details  # its parent 200 is in the chunk with the same links
     assert 100 not in details and 600 not in details  # parent 1, same links
-    assert details[250] == (['nginx:', 'master', 'process'], 101)
-    assert details[2] == ([], 0)
+    # the raw text: one string per process until a namespace's lowest PID needs the list
+    assert details[250][1] == 101 and procfs.parse_cmdline(details[250][0]) == ['nginx:', 'master', 'process']
+    assert details[2] == ('', 0)
     assert merged(full_plan(root, leader_details=False), PIDS).details == {}
     # Split so that 260's parent is in another chunk: then 260 is a possible leader too.
     assert 260 in process_pass.read_chunk(full_plan(root), [260])[2]
@@ -156,7 +161,7 @@ def test_forked_chunks_add_up_to_the_serial_pass(root, monkeypatch):
         return parallel.imap_chunks(func, items, workers=3)
 
     forked = merged(plan, PIDS, imap)
-    assert len(forked.chunks) == 3 and len(alone.chunks) == 1
+    assert len(forked.test_chunks) == 3 and len(alone.test_chunks) == 1
     assert sorted(all_rows(forked)) == sorted(all_rows(alone))
     assert sorted(forked.fd_refs) == sorted(alone.fd_refs)
     assert forked.mountinfo == alone.mountinfo  # from the lowest PID, as in one process

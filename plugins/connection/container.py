@@ -107,6 +107,14 @@ options:
     default: /usr/bin/python3
     vars:
       - name: nsops_node_python
+  payload_dir:
+    description:
+      - Directory on the node that keeps the connection's payload (made with mode C(0700) when missing).
+      - Empty is C(~/.ansible/nsops-namespaces) of the user the entrypoint runs as on the node.
+    type: str
+    default: ''
+    vars:
+      - name: nsops_node_payload_dir
   node_become:
     description:
       - Run the entrypoint on the node with passwordless C(sudo) (C(sudo -n)) as O(node_become_user).
@@ -437,7 +445,7 @@ class Connection(ConnectionBase):
     def _node_command(self, request, drain):
         """The shell command line that runs the cached payload on the node for ``request``."""
         dummy, digest = build_payload()
-        payload = '"${HOME:-/root}"/%s/container-%s.zip' % (PAYLOAD_DIR, digest)
+        payload = '%s/container-%s.zip' % (self._payload_dir(), digest)
         # A command whose stdin is given must read it up when it stops early: the transport
         # is still writing it.
         missing = '{ %secho %s >&2; exit %d; }' % ('cat >/dev/null; ' if drain else '',
@@ -447,6 +455,11 @@ class Connection(ConnectionBase):
             shlex.quote(json.dumps(request, separators=(',', ':'))))
         return self._privileged('/bin/sh -c %s' % shlex.quote(script))
 
+    def _payload_dir(self):
+        """The payload directory as a shell word (the default expands $HOME on the node)."""
+        configured = self.get_option('payload_dir')
+        return shlex.quote(configured) if configured else '"${HOME:-/root}"/%s' % PAYLOAD_DIR
+
     def _privileged(self, command):
         if not self.get_option('node_become'):
             return command
@@ -455,9 +468,8 @@ class Connection(ConnectionBase):
 
     def _upload_payload(self):
         data, digest = build_payload()
-        target = '"${HOME:-/root}"/%s/container-%s.zip' % (PAYLOAD_DIR, digest)
-        script = ('umask 077 && D="${HOME:-/root}"/%s && mkdir -p "$D" && T="$D/.upload.$$" && '
-                  'base64 -d > "$T" && mv -f "$T" %s' % (PAYLOAD_DIR, target))
+        script = ('umask 077 && D=%s && mkdir -p "$D" && T="$D/.upload.$$" && '
+                  'base64 -d > "$T" && mv -f "$T" "$D/container-%s.zip"' % (self._payload_dir(), digest))
         display.vvv('nsops container: caching the connection payload %s on node %s' % (digest[:12], self.node_label),
                     host=self.label)
         rc, stdout, stderr = self._node_connection().exec_command(

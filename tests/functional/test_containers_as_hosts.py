@@ -33,7 +33,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN_DIR, PYTHON, ansible_env
+from conftest import BIN_DIR, PYTHON, REPO, ansible_env
 
 from lab.containers import RuncLab, docker_cgroupfs_path, kube_cgroupfs_path, random_container_id
 from lab.fleet import SshFleet
@@ -364,3 +364,19 @@ def test_bad_input_messages(world, plays):
     assert outcome['no-python'].get('failed') is True
     assert 'no Python' in outcome['no-python']['msg'] and 'sidecar' in outcome['no-python']['msg'], \
         outcome['no-python']['msg']
+
+
+# ---------------------------------------------------------------------------- the shipped playbook
+
+def test_container_diagnostics_playbook(world, plays):
+    proc = world.run(['ansible-playbook', '-i', world.nodes_inventory, '-i', world.containers_inventory,
+                      os.path.join(REPO, 'playbooks', 'container_diagnostics.yml'),
+                      '-e', 'container_diagnostics_hosts=runtime_docker:&lab:&node_fleet_a'])
+    result = json.loads(proc.stdout[proc.stdout.index('{'):])
+    # The removed container is still in the cached inventory: unreachable, the rest reported.
+    assert result['stats'][world.host('fleet-a', world.gone)]['unreachable'] == 1
+    assert result['stats'][world.host('fleet-a', world.web)]['failures'] == 0, json.dumps(result)[-3000:]
+    report = results(result, 'Report')[world.host('fleet-a', world.web)]['msg']
+    assert 'hostname: web-box' in report
+    assert any(line.startswith('PID 1: httpd -f -p %d' % WEB_PORT) for line in report if isinstance(line, str))
+    assert ':%d' % WEB_PORT in json.dumps(report)

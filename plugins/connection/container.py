@@ -302,9 +302,8 @@ PAYLOAD_MODULES = (
     '_kernel/__init__.py', '_kernel/child.py', '_kernel/enter.py', '_kernel/procfs.py', '_kernel/syscalls.py',
 )
 PACKAGE = 'ansible_collections/nsops/namespaces/plugins/module_utils'
-MAIN = (b'import sys\n'
-        b'from ansible_collections.nsops.namespaces.plugins.module_utils._connection.entrypoint import main\n'
-        b'sys.exit(main())\n')
+MAIN = (b'from ansible_collections.nsops.namespaces.plugins.module_utils._connection.entrypoint import main\n'
+        b'raise SystemExit(main())\n')
 # Fixed member times make the zip, and so its hash, the same on every controller.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 

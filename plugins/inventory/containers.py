@@ -10,8 +10,8 @@ short_description: One inventory host per container, from the container facts in
 version_added: 0.1.0
 description:
   - Builds one host for every container that the P(nsops.namespaces.fleet#role) role found on its
-    nodes, from the fact C(nsops_containers) in Ansible's fact cache alone. Gather it with the role's
-    C(containers) entry point (or O(fleet_gather_containers=true) in C(main)) and a fact cache that
+    nodes, from the fact C(fleet_node_containers) in Ansible's fact cache alone. Gather it with the role's
+    C(containers) entry point (or C(fleet_gather_containers=true) in C(main)) and a fact cache that
     persists, such as C(ansible.builtin.jsonfile).
   - Each host connects with the P(nsops.namespaces.container#connection) connection, which reaches
     the node over the node's own transport and runs every command inside the container.
@@ -164,7 +164,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.plugins.loader import cache_loader
 from ansible.utils.vars import combine_vars
 
-FACT = 'nsops_containers'
+FACT = 'fleet_node_containers'
 CONNECTION = 'nsops.namespaces.container'
 SHORT_ID = 12
 # Node variables renamed so that they keep meaning the node: the container host has its own.

@@ -200,8 +200,8 @@ def run_put(request):
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise ConnectionError_('file', 'cannot write %s in container %s: %s' % (path, label_of(request),
-                                                                               os.strerror(exc.errno)))
+        raise ConnectionError_('file', 'cannot write %s in container %s: %s'
+                               % (path, label_of(request), os.strerror(exc.errno)))
     try:
         if not request.get('empty'):
             _copy(sys.stdin.fileno(), fd)
@@ -217,8 +217,8 @@ def run_fetch(request):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConnectionError_('file', 'cannot read %s in container %s: %s' % (path, label_of(request),
-                                                                              os.strerror(exc.errno)))
+        raise ConnectionError_('file', 'cannot read %s in container %s: %s'
+                               % (path, label_of(request), os.strerror(exc.errno)))
     try:
         _copy(fd, sys.stdout.fileno())
     finally:

@@ -36,10 +36,12 @@ import pytest
 from conftest import BIN_DIR, PYTHON, REPO, ansible_env
 
 from lab.containers import RuncLab, docker_cgroupfs_path, kube_cgroupfs_path, random_container_id
+from lab.engines import EngineUnavailable, PodmanEngine
 from lab.fleet import SshFleet
 
 NODES = ('fleet-a', 'fleet-b', 'fleet-c')
 WEB_PORT = 8080
+PODMAN_PORT = 8090
 SIDECAR = ['net', 'pid', 'uts', 'ipc', 'cgroup']
 HOST_PYTHON = '/usr/bin/python3'
 WEB_ARGS = ['sh', '-c', 'mkdir -p /tmp/www && echo web > /tmp/www/index.html && exec httpd -f -p %d -h /tmp/www'
@@ -66,6 +68,8 @@ class World:
         self.nodes_inventory = os.path.join(work, 'nodes.json')
         self.containers_inventory = os.path.join(work, 'containers.yml')
         self.web = self.py = self.gone = None
+        self.podman = None          # (engine, container ID), or None when Podman cannot run here
+        self.podman_skip = None
         self.pod_uid = None
         self.web_pid_at_gather = None
 
@@ -96,6 +100,8 @@ class World:
         return proc.returncode, result
 
     def host(self, node, container):
+        if isinstance(container, str):
+            return '%s:podman:%s' % (node, container[:12])
         return '%s:%s:%s' % (node, 'cri' if container is self.py else 'docker', container.id[:12])
 
 
@@ -112,15 +118,33 @@ def results(result, task_name):
 @pytest.fixture(scope='module')
 def world(tmp_path_factory):
     work = str(tmp_path_factory.mktemp('containers_as_hosts'))
-    with RuncLab() as lab:
-        with SshFleet(hosts=3, unreachable=0, names=list(NODES), python=PYTHON, workdir_parent=work) as fleet:
-            world = World(lab, fleet, work)
-            _start_containers(world)
-            _write_inventories(world)
-            _gather(world)
-            yield world
-        assert not fleet.leftovers(), fleet.leftovers()
-    assert not lab.leftovers(), lab.leftovers()
+    os.mkdir(os.path.join(work, 'podman'))
+    podman = PodmanEngine(os.path.join(work, 'podman'))
+    try:
+        with RuncLab() as lab:
+            with SshFleet(hosts=3, unreachable=0, names=list(NODES), python=PYTHON, workdir_parent=work) as fleet:
+                world = World(lab, fleet, work)
+                _start_containers(world)
+                _start_podman(world, podman)
+                _write_inventories(world)
+                _gather(world)
+                yield world
+            assert not fleet.leftovers(), fleet.leftovers()
+        assert not lab.leftovers(), lab.leftovers()
+    finally:
+        podman.stop()
+    assert podman.leftovers() == [], podman.leftovers()
+
+
+def _start_podman(world, engine):
+    try:
+        engine.start()
+        cid = engine.run('nsops-hostweb', ['httpd', '-f', '-p', str(PODMAN_PORT), '-h', '/www'],
+                         ['--network', 'none', '--hostname', 'podman-box'])
+    except EngineUnavailable as exc:
+        world.podman_skip = 'podman cannot run here: %s' % exc
+        return
+    world.podman = (engine, cid)
 
 
 def _start_containers(world):
@@ -140,7 +164,7 @@ def _start_containers(world):
 
 def _write_inventories(world):
     world.fleet.write_inventory(world.nodes_inventory, group='nodes')
-    ids = [world.web.id, world.gone.id, world.py.id]
+    ids = [world.web.id, world.gone.id, world.py.id] + ([world.podman[1]] if world.podman else [])
     with open(world.containers_inventory, 'w') as handle:
         # Only this test's containers (other tests may run containers on this machine meanwhile).
         handle.write('plugin: nsops.namespaces.containers\n'
@@ -243,6 +267,9 @@ def plays(world, inventory):
 def test_inventory_groups_containers_by_runtime_pod_and_node(world, inventory):
     lab_hosts = set(inventory['lab']['hosts'])
     expected = set(world.host(node, c) for node in NODES for c in (world.web, world.gone, world.py))
+    if world.podman:
+        expected |= set(world.host(node, world.podman[1]) for node in NODES)
+        assert expected - lab_hosts <= set(inventory['runtime_podman']['hosts'])
     assert lab_hosts == expected
     assert set(world.host(n, c) for n in NODES for c in (world.web, world.gone)) <= set(
         inventory['runtime_docker']['hosts'])
@@ -380,3 +407,35 @@ def test_container_diagnostics_playbook(world, plays):
     assert 'hostname: web-box' in report
     assert any(line.startswith('PID 1: httpd -f -p %d' % WEB_PORT) for line in report if isinstance(line, str))
     assert ':%d' % WEB_PORT in json.dumps(report)
+
+
+# ---------------------------------------------------------------------------- a real engine
+
+def test_podman_container_in_both_modes(world, plays):
+    if world.podman is None:
+        pytest.skip(world.podman_skip)
+    host = world.host('fleet-c', world.podman[1])
+    rc, result = world.playbook('podman.yml', '''
+- name: A Podman container, every namespace
+  hosts: runtime_podman:&lab:&node_fleet_c
+  gather_facts: false
+  tasks:
+    - name: Podman hostname
+      ansible.builtin.raw: hostname; cat /proc/1/cmdline
+      changed_when: false
+
+- name: The same container, sidecar mode
+  hosts: runtime_podman:&lab:&node_fleet_c
+  gather_facts: false
+  vars:
+    nsops_enter_namespaces: %s
+  tasks:
+    - name: Podman port
+      ansible.builtin.wait_for:
+        host: 127.0.0.1
+        port: %d
+        timeout: 10
+''' % (json.dumps(SIDECAR), PODMAN_PORT))
+    assert rc == 0, json.dumps(result)[-3000:]
+    assert results(result, 'Podman hostname')[host]['stdout'].startswith('podman-box\nhttpd')
+    assert results(result, 'Podman port')[host]['state'] == 'started'

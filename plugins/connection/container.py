@@ -21,9 +21,9 @@ description:
     message naming it.
   - Entering uses the collection's own namespace code (no C(nsenter) binary on the node). A small
     entrypoint (Python standard library, 3.8 or later) and the module_utils it needs travel as one
-    zip, cached on the node under C(~/.ansible/nsops-namespaces/) of the node user (of root with
-    O(node_become)) and named by its content hash; a command costs one Python start on the node
-    besides the transport.
+    zip, unpacked on the node under C(~/.ansible/nsops-namespaces/) of the node user (of root with
+    O(node_become)) in a directory named by its content hash (so Python keeps its compiled
+    modules); a command costs one Python start on the node besides the transport.
   - Two modes, O(namespaces). V(all) enters every namespace of the container, mount included, and
     changes root to the container's - modules run with the B(container's) Python
     (C(ansible_python_interpreter) as the container has it) and files are copied into and out of
@@ -444,12 +444,12 @@ class Connection(ConnectionBase):
     def _node_command(self, request, drain):
         """The shell command line that runs the cached payload on the node for ``request``."""
         dummy, digest = build_payload()
-        payload = '%s/container-%s.zip' % (self._payload_dir(), digest)
+        payload = '%s/container-%s' % (self._payload_dir(), digest)
         # A command whose stdin is given must read it up when it stops early: the transport
         # is still writing it.
         missing = '{ %secho %s >&2; exit %d; }' % ('cat >/dev/null; ' if drain else '',
                                                    to_native(PAYLOAD_MISSING), PAYLOAD_MISSING_STATUS)
-        script = 'P=%s; [ -r "$P" ] || %s; exec %s -I "$P" %s' % (
+        script = 'P=%s; [ -r "$P/__main__.py" ] || %s; exec %s -I "$P" %s' % (
             payload, missing, shlex.quote(self.get_option('node_python')),
             shlex.quote(json.dumps(request, separators=(',', ':'))))
         return self._privileged('/bin/sh -c %s' % shlex.quote(script))
@@ -466,9 +466,17 @@ class Connection(ConnectionBase):
                                          shlex.quote(self.get_option('node_become_user')), command)
 
     def _upload_payload(self):
+        """Unpack the payload into its directory on the node.
+
+        Unpacked, not run as a zip: Python then keeps the compiled modules in __pycache__
+        beside them, where a zip would be compiled again by every command.
+        """
         data, digest = build_payload()
-        script = ('umask 077 && D=%s && mkdir -p "$D" && T="$D/.upload.$$" && '
-                  'base64 -d > "$T" && mv -f "$T" "$D/container-%s.zip"' % (self._payload_dir(), digest))
+        python = shlex.quote(self.get_option('node_python'))
+        script = ('umask 077 && D=%s && F="$D/container-%s" && mkdir -p "$D" && T="$D/.upload.$$" && '
+                  'base64 -d > "$T.zip" && %s -I -m zipfile -e "$T.zip" "$T" && rm -f "$T.zip" && '
+                  '{ if [ -e "$F/__main__.py" ]; then rm -rf "$T"; else rm -rf "$F" && mv "$T" "$F"; fi; }'
+                  % (self._payload_dir(), digest, python))
         display.vvv('nsops container: caching the connection payload %s on node %s' % (digest[:12], self.node_label),
                     host=self.label)
         rc, stdout, stderr = self._node_connection().exec_command(

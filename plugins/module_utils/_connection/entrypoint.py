@@ -8,10 +8,10 @@
 """The node side of the container connection: find the container again, enter it, run.
 
 The connection plugin ships this file with the module_utils it imports as one zip
-(cached on the node under its content hash) and runs it with the node's Python, one
-process per command::
+(unpacked on the node in a directory named by its content hash) and runs it with the
+node's Python, one process per command::
 
-    python3 -I payload.zip '{"op": "exec", "selector": {...}, "command": "..."}'
+    python3 -I PAYLOAD_DIR '{"op": "exec", "selector": {...}, "command": "..."}'
 
 Each run re-resolves the container from the cgroup file system (a restarted container
 is found under its new PID) and opens its init through a pinned ``/proc/PID`` checked

@@ -157,7 +157,8 @@ def test_payload_is_cached_once_and_a_missing_container_is_unreachable(tmp_path)
     assert 'node1:docker:ffffffffffff' in message and 'not on this node any more' in message
     assert 'Traceback' not in message
     cached = os.listdir(str(tmp_path / 'payload'))
-    assert cached == ['container-%s.zip' % build_payload()[1]]
+    assert cached == ['container-%s' % build_payload()[1]]
+    assert os.path.exists(str(tmp_path / 'payload' / cached[0] / '__main__.py'))
     # The first try found no payload, the upload sent it, the retry ran it.
     assert len(conn._node.commands) == 3
     assert base64.b64decode(conn._node.commands[1][1]) == build_payload()[0]

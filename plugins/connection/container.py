@@ -469,13 +469,15 @@ class Connection(ConnectionBase):
         """Unpack the payload into its directory on the node.
 
         Unpacked, not run as a zip: Python then keeps the compiled modules in __pycache__
-        beside them, where a zip would be compiled again by every command.
+        beside them, where a zip would be compiled again by every command. The directory
+        appears whole, by one rename, and is never replaced: uploads racing from parallel
+        tasks leave the first one in place (a later one lands inside it and is removed).
         """
         data, digest = build_payload()
         python = shlex.quote(self.get_option('node_python'))
         script = ('umask 077 && D=%s && F="$D/container-%s" && mkdir -p "$D" && T="$D/.upload.$$" && '
                   'base64 -d > "$T.zip" && %s -I -m zipfile -e "$T.zip" "$T" && rm -f "$T.zip" && '
-                  '{ if [ -e "$F/__main__.py" ]; then rm -rf "$T"; else rm -rf "$F" && mv "$T" "$F"; fi; }'
+                  '{ mv "$T" "$F" 2>/dev/null; rm -rf "$T" "$F/.upload.$$"; }'
                   % (self._payload_dir(), digest, python))
         display.vvv('nsops container: caching the connection payload %s on node %s' % (digest[:12], self.node_label),
                     host=self.label)

@@ -237,3 +237,16 @@ def test_close_closes_the_node(tmp_path):
     node = conn._node
     conn.close()
     assert node.closed and not conn._connected
+
+
+def test_a_second_upload_leaves_the_first_in_place(tmp_path):
+    """Parallel tasks may upload at once: the directory appears whole and is never replaced."""
+    conn = connection(tmp_path)
+    conn._upload_payload()
+    directory = tmp_path / 'payload' / ('container-%s' % build_payload()[1])
+    marker = directory / '__pycache__'
+    marker.mkdir()
+    conn._upload_payload()
+    assert marker.is_dir()
+    assert sorted(os.listdir(str(tmp_path / 'payload'))) == [directory.name]
+    assert not [name for name in os.listdir(str(directory)) if name.startswith('.upload')]

@@ -36,6 +36,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import (
     EnterError,
     TargetGone,
+    become_namespace_root,
     enter_namespaces,
     open_process_target,
     run_entered,
@@ -175,6 +176,8 @@ def _enter_file_system(request):
     with target:
         try:
             enter_namespaces([entry for entry in target.entries if entry[0] in ('mnt', 'user')])
+            if 'user' in target.types:
+                become_namespace_root()   # files are written as the container's root, not the overflow user
         except EnterError as exc:
             raise ConnectionError_('enter', 'container %s: %s' % (label_of(request), exc))
         if target.root_fd is not None:

@@ -5,7 +5,8 @@
 Three SSH nodes in network namespaces (tests/lab/fleet.py) and real runc containers
 (tests/lab/containers.py): a busybox web server under the Docker cgroup layout, a
 container under the Kubernetes cgroupfs layout with the host's /usr bound in (so it has
-a Python), and one that is removed before the plays. The nodes share this machine's
+a Python), and one that is removed before the plays; plus a real Podman and a real
+Docker container (tests/lab/engines.py), skipped where the engine cannot run. The nodes share this machine's
 kernel, so every node sees every container: each container is a host once per node.
 
 - the fleet role's containers entry point caches every container of each node;
@@ -14,7 +15,8 @@ kernel, so every node sees every container: each container is a host once per no
 - through the nsops.namespaces.container connection: raw hostname and the container's
   PID 1 in both modes, copy/slurp/fetch inside the container (all namespaces, the
   container's Python), wait_for on the web server's port (sidecar mode, the node's Python);
-- the web container is restarted between gathering and the plays and is still reached;
+- the web container is restarted between gathering and the plays (and the Docker one
+  by `docker restart`) and is still reached;
   the removed one is unreachable with its name in the message;
 - bad input: an unknown container, a node user without privilege, a container without
   Python in the all mode (the message points at the sidecar mode).
@@ -36,12 +38,13 @@ import pytest
 from conftest import BIN_DIR, PYTHON, REPO, ansible_env
 
 from lab.containers import RuncLab, docker_cgroupfs_path, kube_cgroupfs_path, random_container_id
-from lab.engines import EngineUnavailable, PodmanEngine
+from lab.engines import DockerEngine, EngineUnavailable, PodmanEngine
 from lab.fleet import SshFleet
 
 NODES = ('fleet-a', 'fleet-b', 'fleet-c')
 WEB_PORT = 8080
 PODMAN_PORT = 8090
+DOCKER_PORT = 8095
 SIDECAR = ['net', 'pid', 'uts', 'ipc', 'cgroup']
 HOST_PYTHON = '/usr/bin/python3'
 WEB_ARGS = ['sh', '-c', 'mkdir -p /tmp/www && echo web > /tmp/www/index.html && exec httpd -f -p %d -h /tmp/www'
@@ -70,6 +73,8 @@ class World:
         self.web = self.py = self.gone = None
         self.podman = None          # (engine, container ID), or None when Podman cannot run here
         self.podman_skip = None
+        self.docker = None          # likewise for Docker
+        self.docker_skip = None
         self.pod_uid = None
         self.web_pid_at_gather = None
 
@@ -99,9 +104,9 @@ class World:
                                  % (proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
         return proc.returncode, result
 
-    def host(self, node, container):
+    def host(self, node, container, runtime='podman'):
         if isinstance(container, str):
-            return '%s:podman:%s' % (node, container[:12])
+            return '%s:%s:%s' % (node, runtime, container[:12])
         return '%s:%s:%s' % (node, 'cri' if container is self.py else 'docker', container.id[:12])
 
 
@@ -120,12 +125,16 @@ def world(tmp_path_factory):
     work = str(tmp_path_factory.mktemp('containers_as_hosts'))
     os.mkdir(os.path.join(work, 'podman'))
     podman = PodmanEngine(os.path.join(work, 'podman'))
+    # containerd's sockets below it must stay short (unix socket paths are limited).
+    docker_parent = tempfile.mkdtemp(prefix='nsd-')
+    docker = DockerEngine(docker_parent)
     try:
         with RuncLab() as lab:
             with SshFleet(hosts=3, unreachable=0, names=list(NODES), python=PYTHON, workdir_parent=work) as fleet:
                 world = World(lab, fleet, work)
                 _start_containers(world)
                 _start_podman(world, podman)
+                _start_docker(world, docker)
                 _write_inventories(world)
                 _gather(world)
                 yield world
@@ -133,7 +142,21 @@ def world(tmp_path_factory):
         assert not lab.leftovers(), lab.leftovers()
     finally:
         podman.stop()
+        docker.stop()
+        shutil.rmtree(docker_parent, ignore_errors=True)
     assert podman.leftovers() == [], podman.leftovers()
+    assert docker.leftovers() == [], docker.leftovers()
+
+
+def _start_docker(world, engine):
+    try:
+        engine.start()
+        cid = engine.run('nsops-hostweb', ['httpd', '-f', '-p', str(DOCKER_PORT), '-h', '/www'],
+                         ['--network', 'none', '--hostname', 'docker-box'])
+    except EngineUnavailable as exc:
+        world.docker_skip = 'docker cannot run here: %s' % exc
+        return
+    world.docker = (engine, cid)
 
 
 def _start_podman(world, engine):
@@ -164,14 +187,16 @@ def _start_containers(world):
 
 def _write_inventories(world):
     world.fleet.write_inventory(world.nodes_inventory, group='nodes')
-    ids = [world.web.id, world.gone.id, world.py.id] + ([world.podman[1]] if world.podman else [])
+    ids = [world.web.id, world.gone.id, world.py.id]
+    engine_ids = [engine[1] for engine in (world.podman, world.docker) if engine]
     with open(world.containers_inventory, 'w') as handle:
         # Only this test's containers (other tests may run containers on this machine meanwhile).
         handle.write('plugin: nsops.namespaces.containers\n'
-                     'groups:\n  lab: nsops_container_id in %s\n'
+                     'groups:\n  lab: nsops_container_id in %s\n  engines: nsops_container_id in %s\n'
                      'compose:\n  ansible_python_interpreter: "\'%s\'"\n'
                      # The payload cache goes away with the fleet's work dir.
-                     '  nsops_node_payload_dir: "\'%s/payload\'"\n' % (json.dumps(ids), HOST_PYTHON, world.fleet.work))
+                     '  nsops_node_payload_dir: "\'%s/payload\'"\n'
+                     % (json.dumps(ids), json.dumps(engine_ids), HOST_PYTHON, world.fleet.work))
 
 
 def _gather(world):
@@ -268,8 +293,10 @@ def test_inventory_groups_containers_by_runtime_pod_and_node(world, inventory):
     lab_hosts = set(inventory['lab']['hosts'])
     expected = set(world.host(node, c) for node in NODES for c in (world.web, world.gone, world.py))
     if world.podman:
-        expected |= set(world.host(node, world.podman[1]) for node in NODES)
-        assert expected - lab_hosts <= set(inventory['runtime_podman']['hosts'])
+        assert set(world.host(node, world.podman[1]) for node in NODES) <= set(inventory['runtime_podman']['hosts'])
+    if world.docker:
+        assert set(world.host(node, world.docker[1], 'docker') for node in NODES) <= set(
+            inventory['runtime_docker']['hosts'])
     assert lab_hosts == expected
     assert set(world.host(n, c) for n in NODES for c in (world.web, world.gone)) <= set(
         inventory['runtime_docker']['hosts'])
@@ -417,7 +444,7 @@ def test_podman_container_in_both_modes(world, plays):
     host = world.host('fleet-c', world.podman[1])
     rc, result = world.playbook('podman.yml', '''
 - name: A Podman container, every namespace
-  hosts: runtime_podman:&lab:&node_fleet_c
+  hosts: runtime_podman:&engines:&node_fleet_c
   gather_facts: false
   tasks:
     - name: Podman hostname
@@ -425,7 +452,7 @@ def test_podman_container_in_both_modes(world, plays):
       changed_when: false
 
 - name: The same container, sidecar mode
-  hosts: runtime_podman:&lab:&node_fleet_c
+  hosts: runtime_podman:&engines:&node_fleet_c
   gather_facts: false
   vars:
     nsops_enter_namespaces: %s
@@ -439,3 +466,68 @@ def test_podman_container_in_both_modes(world, plays):
     assert rc == 0, json.dumps(result)[-3000:]
     assert results(result, 'Podman hostname')[host]['stdout'].startswith('podman-box\nhttpd')
     assert results(result, 'Podman port')[host]['state'] == 'started'
+
+
+def test_docker_container_restarted_by_docker_is_reached(world, plays):
+    if world.docker is None:
+        pytest.skip(world.docker_skip)
+    engine, cid = world.docker
+    before = engine.inspect(cid)['State']['Pid']
+    engine.docker('restart', '-t', '0', cid)
+    after = engine.inspect(cid)['State']['Pid']
+    assert after != before
+    host = world.host('fleet-b', cid, 'docker')
+    rc, result = world.playbook('docker.yml', '''
+- name: A Docker container restarted since the facts were gathered, sidecar mode
+  hosts: runtime_docker:&engines:&node_fleet_b
+  gather_facts: false
+  vars:
+    nsops_enter_namespaces: %s
+    ansible_python_interpreter: "{{ nsops_node_python }}"
+  tasks:
+    - name: Docker hostname
+      ansible.builtin.raw: hostname
+      changed_when: false
+    - name: Docker port
+      ansible.builtin.wait_for:
+        host: 127.0.0.1
+        port: %d
+        timeout: 10
+    - name: Docker listeners
+      ansible.builtin.command:
+        argv: [ss, -Htlnp]
+      changed_when: false
+''' % (json.dumps(SIDECAR), DOCKER_PORT))
+    assert rc == 0, json.dumps(result)[-3000:]
+    assert results(result, 'Docker hostname')[host]['stdout'].strip() == 'docker-box'
+    assert results(result, 'Docker port')[host]['state'] == 'started'
+    assert ':%d' % DOCKER_PORT in results(result, 'Docker listeners')[host]['stdout']
+    assert 'pid=1,' in results(result, 'Docker listeners')[host]['stdout']
+
+
+def test_local_node_transport(world, plays):
+    """The node's transport may be local: the controller is the node."""
+    inventory = os.path.join(world.work, 'local.json')
+    with open(inventory, 'w') as handle:
+        json.dump({'all': {'hosts': {'web-here': {
+            'ansible_connection': 'nsops.namespaces.container', 'nsops_node_connection': 'ansible.builtin.local',
+            'nsops_container_id': world.web.id, 'nsops_container_runtime': 'docker', 'nsops_node': 'localhost',
+            'nsops_node_python': PYTHON, 'ansible_python_interpreter': PYTHON, 'ansible_remote_tmp': '/tmp',
+            'nsops_node_payload_dir': os.path.join(world.fleet.work, 'payload'),
+            'nsops_enter_namespaces': SIDECAR}}}}, handle)
+    rc, result = world.playbook('local.yml', '''
+- name: Over the local transport
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Local hostname
+      ansible.builtin.raw: hostname
+      changed_when: false
+    - name: Local PID 1
+      ansible.builtin.slurp:
+        src: /proc/1/cmdline
+''', inventories=[inventory])
+    assert rc == 0, json.dumps(result)[-3000:]
+    assert results(result, 'Local hostname')['web-here']['stdout'].strip() == 'web-box'
+    pid1 = base64.b64decode(results(result, 'Local PID 1')['web-here']['content']).split(b'\0')
+    assert pid1[0] == b'httpd'

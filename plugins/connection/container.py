@@ -449,7 +449,8 @@ class Connection(ConnectionBase):
         # is still writing it.
         missing = '{ %secho %s >&2; exit %d; }' % ('cat >/dev/null; ' if drain else '',
                                                    to_native(PAYLOAD_MISSING), PAYLOAD_MISSING_STATUS)
-        script = 'P=%s; [ -r "$P/__main__.py" ] || %s; exec %s -I "$P" %s' % (
+        # -I -S: the standard library only, no site start-up, nothing from the node user's environment.
+        script = 'P=%s; [ -r "$P/__main__.py" ] || %s; exec %s -I -S "$P" %s' % (
             payload, missing, shlex.quote(self.get_option('node_python')),
             shlex.quote(json.dumps(request, separators=(',', ':'))))
         return self._privileged('/bin/sh -c %s' % shlex.quote(script))

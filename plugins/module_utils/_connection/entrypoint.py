@@ -11,7 +11,7 @@ The connection plugin ships this file with the module_utils it imports as one zi
 (unpacked on the node in a directory named by its content hash) and runs it with the
 node's Python, one process per command::
 
-    python3 -I PAYLOAD_DIR '{"op": "exec", "selector": {...}, "command": "..."}'
+    python3 -I -S PAYLOAD_DIR '{"op": "exec", "selector": {...}, "command": "..."}'
 
 Each run re-resolves the container from the cgroup file system (a restarted container
 is found under its new PID) and opens its init through a pinned ``/proc/PID`` checked

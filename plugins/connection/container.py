@@ -265,6 +265,7 @@ EXAMPLES = r"""
       changed_when: false
 """
 
+import ast
 import base64
 import hashlib
 import io
@@ -295,12 +296,8 @@ SIDECAR = ['net', 'pid', 'uts', 'ipc', 'cgroup']
 FORWARDED = ('host', 'remote_user', 'port', 'private_key_file', 'password', 'ssh_args', 'ssh_common_args',
              'ssh_extra_args', 'host_key_checking', 'timeout')
 
-# The module_utils the entrypoint imports, relative to plugins/module_utils.
-PAYLOAD_MODULES = (
-    '_connection/__init__.py', '_connection/entrypoint.py',
-    '_containers/__init__.py', '_containers/cgroups.py', '_containers/locator.py', '_containers/selector.py',
-    '_kernel/__init__.py', '_kernel/child.py', '_kernel/enter.py', '_kernel/procfs.py', '_kernel/syscalls.py',
-)
+# The node side; the module_utils it imports are found by following its imports.
+ENTRYPOINT = '_connection/entrypoint.py'
 PACKAGE = 'ansible_collections/nsops/namespaces/plugins/module_utils'
 MAIN = (b'from ansible_collections.nsops.namespaces.plugins.module_utils._connection.entrypoint import main\n'
         b'raise SystemExit(main())\n')
@@ -308,6 +305,33 @@ MAIN = (b'from ansible_collections.nsops.namespaces.plugins.module_utils._connec
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 _payload_cache = {}
+
+
+def payload_modules(module_utils_dir, start=ENTRYPOINT):
+    """The files below module_utils that ``start`` imports, directly or not, with the
+    ``__init__.py`` of their packages (imports inside functions count too)."""
+    prefix = PACKAGE.replace('/', '.')
+    found = set()
+    pending = [start]
+    while pending:
+        relative = pending.pop()
+        if relative in found:
+            continue
+        found.add(relative)
+        parts = relative.split('/')[:-1]
+        for depth in range(1, len(parts) + 1):
+            pending.append('/'.join(parts[:depth] + ['__init__.py']))
+        with open(os.path.join(module_utils_dir, relative), 'rb') as handle:
+            tree = ast.parse(handle.read(), relative)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or '').startswith(prefix):
+                continue
+            package = node.module[len(prefix):].strip('.').replace('.', '/')
+            for candidate in [package + '.py'] + [(package + '/' if package else '') + alias.name + '.py'
+                                                  for alias in node.names]:
+                if candidate != '.py' and os.path.isfile(os.path.join(module_utils_dir, candidate)):
+                    pending.append(candidate)
+    return sorted(found)
 
 
 def build_payload(module_utils_dir=None):
@@ -327,7 +351,7 @@ def build_payload(module_utils_dir=None):
         parts = PACKAGE.split('/')
         for depth in range(1, len(parts) + 1):
             add('/'.join(parts[:depth]) + '/__init__.py', b'')
-        for relative in PAYLOAD_MODULES:
+        for relative in payload_modules(module_utils_dir):
             with open(os.path.join(module_utils_dir, relative), 'rb') as handle:
                 add(PACKAGE + '/' + relative, handle.read())
     data = buffer.getvalue()

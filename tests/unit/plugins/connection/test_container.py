@@ -250,3 +250,23 @@ def test_a_second_upload_leaves_the_first_in_place(tmp_path):
     assert marker.is_dir()
     assert sorted(os.listdir(str(tmp_path / 'payload'))) == [directory.name]
     assert not [name for name in os.listdir(str(directory)) if name.startswith('.upload')]
+
+
+def test_payload_follows_the_entrypoint_imports(tmp_path):
+    """Every form of import of a collection module_utils is followed, inside functions too."""
+    prefix = 'ansible_collections.nsops.namespaces.plugins.module_utils'
+    files = {
+        '_connection/__init__.py': '',
+        '_connection/entrypoint.py': 'from %s._a.one import thing\nfrom %s import _top as top\n' % (prefix, prefix),
+        '_a/__init__.py': '',
+        '_a/one.py': 'import os\n\ndef later():\n    from %s._a import two\n' % prefix,
+        '_a/two.py': 'from ansible.module_utils.basic import AnsibleModule\n',
+        '_a/unused.py': '',
+        '_top.py': '',
+    }
+    for relative, text in files.items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert container.payload_modules(str(tmp_path)) == [
+        '_a/__init__.py', '_a/one.py', '_a/two.py', '_connection/__init__.py', '_connection/entrypoint.py', '_top.py']

@@ -523,7 +523,7 @@ class RuncLab:
         return "/nsopslab/%s/%s" % (self.token, container_id)
 
     def run(self, name, args, cgroups_path=None, hostname=None, join=None, env=None,
-            extra_namespaces=(), host_namespaces=(), container_id=None):
+            extra_namespaces=(), host_namespaces=(), container_id=None, rootfs=None, mounts=()):
         """Start a detached container running `args` (a list) and return it.
 
         cgroups_path: absolute cgroup path (default /nsopslab/<lab token>/<id>).
@@ -536,6 +536,8 @@ class RuncLab:
             (user maps container 0-65535 to host 100000-165535).
         host_namespaces: default namespaces not to create (stay in the host's).
         container_id: default random 64-hex id.
+        rootfs: root directory instead of the shared busybox rootfs (see private_rootfs).
+        mounts: OCI mounts added to the spec, e.g. a read-only bind of the host's /usr.
         """
         if self.tmpdir is None or self._closed:
             raise LabError("lab not started or already cleaned up")
@@ -567,9 +569,10 @@ class RuncLab:
         proc["terminal"] = False
         proc["args"] = list(args)
         proc["env"] = list(proc.get("env", [])) + ["%s=%s" % kv for kv in (env or {}).items()]
-        cfg["root"] = {"path": self.rootfs, "readonly": self.readonly_rootfs}
+        cfg["root"] = {"path": rootfs or self.rootfs, "readonly": self.readonly_rootfs}
         cfg["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
                               "options": ["nosuid", "nodev", "mode=1777", "size=16m"]})
+        cfg["mounts"].extend(dict(m) for m in mounts)
         linux = cfg["linux"]
         linux["cgroupsPath"] = cgroups_path
         nss = [n for n in linux.get("namespaces", []) if n["type"] not in drop]
@@ -620,6 +623,16 @@ class RuncLab:
         if st.get("status") != "running":
             raise LabError("container %s is %s\n%s" % (name, st.get("status"), _tail(log)))
         return container
+
+    def private_rootfs(self, name, directories=()):
+        """A copy of the busybox rootfs under the lab's temp dir (removed with it), with
+        ``directories`` made as mount points; for containers that need binds the shared
+        rootfs must not get."""
+        path = os.path.join(self.tmpdir, "rootfs-%s" % name)
+        shutil.copytree(self.rootfs, path, symlinks=True)
+        for directory in directories:
+            os.makedirs(os.path.join(path, directory.lstrip("/")), exist_ok=True)
+        return path
 
     def exec(self, container, args, env=None):
         """`runc exec -d` a process into a running container; return its host pid."""

@@ -28,12 +28,19 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     read_stat_at,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import (
+    CLONE_NEWNS,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
     close_quietly,
     get_nstype,
     libc,
+    make_private,
+    mount,
     open_ns,
     set_parent_death_signal,
     setns,
+    unshare,
 )
 
 # nsenter(1)'s order. The user namespace is entered in the second pass (see enter_namespaces).
@@ -323,3 +330,70 @@ def mountinfo_in_namespace(mnt_fd, proc_path='/proc', timeout=30.0):
     finally:
         os.close(proc_fd)
     return data.decode('utf-8', 'surrogateescape')
+
+
+# ---------------------------------------------------------------------------- entering in place
+
+def run_entered(target, argv, env, change_root=False, own_proc=False, on_exec_error=None):
+    """Enter ``target`` in this very process, run ``argv`` in a child that shares our
+    stdin, stdout and stderr, and return its exit status (128 + N when signal N killed it).
+
+    For a short-lived process whose only job is the command (the container connection's
+    entrypoint on a node): entering in place saves a fork, and the child inherits the
+    standard streams, so no byte of the command's input or output is copied. Only a
+    child is in an entered PID namespace, hence the one fork. ``own_proc`` gives the
+    child a mount namespace of its own with a procfs of the entered PID namespace on
+    /proc (entering the PID namespace but not the mount namespace). ``on_exec_error``
+    receives the errno when the exec fails (the child exits 127).
+    """
+    load_libc()
+    enter_namespaces(target.entries)
+    if 'user' in target.types:
+        become_namespace_root()
+    if not target.alive():
+        raise TargetGone('the target process exited before the command could start', step='target')
+    if change_root and target.root_fd is not None:
+        os.fchdir(target.root_fd)
+        os.chroot('.')
+    os.chdir('/')
+    read_fd, write_fd = os.pipe()
+    pid = child.fork_child(_exec_entered, read_fd, write_fd, argv, env, own_proc, os.getpid())
+    os.close(write_fd)
+    failure = child.read_all(read_fd)
+    os.close(read_fd)
+    status = _wait_ignoring_interrupts(pid)
+    if failure and on_exec_error is not None:
+        on_exec_error(int(failure.decode('ascii', 'replace') or 0))
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _wait_ignoring_interrupts(pid):
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
+def _exec_entered(read_fd, write_fd, argv, env, own_proc, parent_pid):  # pragma: no cover - runs in the child
+    os.close(read_fd)
+    code = errno.EINVAL
+    try:
+        die_with_parent(parent_pid)
+        child.reset_signals()
+        if own_proc:
+            unshare(CLONE_NEWNS)
+            make_private('/', recursive=True)
+            mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        os.execvpe(argv[0], argv, env)
+    except OSError as exc:
+        code = exc.errno or errno.EINVAL
+    except BaseException:  # pylint: disable=broad-except
+        pass
+    try:
+        child.write_all(write_fd, str(code).encode('ascii'))
+    except OSError:
+        pass
+    return 127

@@ -52,11 +52,11 @@ CAP_SYS_ADMIN = 21
 COPY_CHUNK = 1 << 20
 
 
-class ConnectionError_(Exception):
+class EntrypointError(Exception):
     """Why the command could not be run; ``kind`` tells the controller how to report it."""
 
     def __init__(self, kind, msg):
-        super(ConnectionError_, self).__init__(msg)
+        super(EntrypointError, self).__init__(msg)
         self.kind = kind
         self.msg = msg
 
@@ -64,19 +64,19 @@ class ConnectionError_(Exception):
 # ---------------------------------------------------------------------------- the request
 
 def parse_request(text):
-    """The request of argv[1]; ConnectionError_ when it is not one."""
+    """The request of argv[1]; EntrypointError when it is not one."""
     try:
         request = json.loads(text)
     except ValueError as exc:
-        raise ConnectionError_('request', 'the request is not JSON: %s' % exc)
+        raise EntrypointError('request', 'the request is not JSON: %s' % exc)
     if not isinstance(request, dict) or request.get('op') not in ('exec', 'put', 'fetch'):
-        raise ConnectionError_('request', 'the request names no operation (exec, put or fetch)')
+        raise EntrypointError('request', 'the request names no operation (exec, put or fetch)')
     selector = request.get('selector') or {}
     if not any(selector.get(key) for key in ('id', 'name', 'pod_uid')):
-        raise ConnectionError_('request', 'the request selects no container: give its id or name')
+        raise EntrypointError('request', 'the request selects no container: give its id or name')
     namespaces = request.get('namespaces', ALL)
     if namespaces != ALL and (not isinstance(namespaces, list) or not namespaces):
-        raise ConnectionError_('request', 'namespaces must be "all" or a list of namespace types')
+        raise EntrypointError('request', 'namespaces must be "all" or a list of namespace types')
     return request
 
 
@@ -94,7 +94,7 @@ def check_privilege():
         return
     missing = [name for bit, name in ((CAP_SYS_ADMIN, 'CAP_SYS_ADMIN'), (CAP_SYS_PTRACE, 'CAP_SYS_PTRACE'))
                if not caps & (1 << bit)]
-    raise ConnectionError_('privilege', 'the connection runs as UID %d on the node%s: entering a container needs '
+    raise EntrypointError('privilege', 'the connection runs as UID %d on the node%s: entering a container needs '
                                         'root there; connect as root or set nsops_node_become: true (passwordless '
                                         'sudo on the node)' % (os.geteuid(), ' without %s' % ', '.join(missing)
                                                                if missing else ''))
@@ -107,19 +107,19 @@ def find_init(request):
         records = locate_selected(request.get('proc_root') or '/proc', selector.get('id'), selector.get('pod_uid'),
                                   selector.get('name'), selector.get('runtime'))
     except ContainerError as exc:
-        raise ConnectionError_('gone', 'container %s is not on this node any more: %s' % (label_of(request), exc))
+        raise EntrypointError('gone', 'container %s is not on this node any more: %s' % (label_of(request), exc))
     running = [record for record in records if record['state'] == 'running' and record['init_pid'] is not None]
     if not running:
-        raise ConnectionError_('gone', 'container %s has no running process on this node (state: %s)' % (
+        raise EntrypointError('gone', 'container %s has no running process on this node (state: %s)' % (
             label_of(request), ', '.join(sorted(set(record['state'] for record in records)))))
     if len(running) > 1:
-        raise ConnectionError_('request', 'container %s is ambiguous: %d containers match (%s); select it by its '
+        raise EntrypointError('request', 'container %s is ambiguous: %d containers match (%s); select it by its '
                                           'full id' % (label_of(request), len(running),
                                                        ', '.join(r['id'] or r['name'] for r in running)))
     record = running[0]
     init = [process for process in record['processes'] if process['pid'] == record['init_pid']]
     if not init or not init[0]['verified'] or init[0]['starttime'] is None:
-        raise ConnectionError_('gone', 'the init process of container %s could not be verified against its cgroups '
+        raise EntrypointError('gone', 'the init process of container %s could not be verified against its cgroups '
                                        '(%s): it is exiting or being replaced' % (
                                            label_of(request), '; '.join(init[0]['mismatches']) if init else
                                            'it left the container'))
@@ -132,9 +132,9 @@ def open_container(request, types):
     try:
         return open_process_target(ProcRoot(request.get('proc_root') or '/proc'), pid, types, starttime), record
     except TargetGone as exc:
-        raise ConnectionError_('gone', 'container %s: %s' % (label_of(request), exc))
+        raise EntrypointError('gone', 'container %s: %s' % (label_of(request), exc))
     except EnterError as exc:
-        raise ConnectionError_('enter', 'container %s: %s' % (label_of(request), exc))
+        raise EntrypointError('enter', 'container %s: %s' % (label_of(request), exc))
 
 
 # ---------------------------------------------------------------------------- operations
@@ -151,11 +151,11 @@ def run_exec(request):
 
     def exec_failed(code):
         if enter_all:
-            raise ConnectionError_('shell', 'container %s has no usable %s (%s): namespaces: all runs commands with '
+            raise EntrypointError('shell', 'container %s has no usable %s (%s): namespaces: all runs commands with '
                                             'the container\'s own shell and Python; for a distroless container use '
                                             'the sidecar mode, namespaces: [net, pid, uts, ipc, cgroup], which runs '
                                             'them with the node\'s' % (label_of(request), shell, os.strerror(code)))
-        raise ConnectionError_('shell', 'cannot run %s on the node: %s' % (shell, os.strerror(code)))
+        raise EntrypointError('shell', 'cannot run %s on the node: %s' % (shell, os.strerror(code)))
 
     with target:
         try:
@@ -163,9 +163,9 @@ def run_exec(request):
                                own_proc=not enter_all and 'pid' in target.types and 'mnt' not in target.types,
                                on_exec_error=exec_failed)
         except TargetGone as exc:
-            raise ConnectionError_('gone', 'container %s: %s' % (label_of(request), exc))
+            raise EntrypointError('gone', 'container %s: %s' % (label_of(request), exc))
         except EnterError as exc:
-            raise ConnectionError_('enter', 'container %s: %s' % (label_of(request), exc))
+            raise EntrypointError('enter', 'container %s: %s' % (label_of(request), exc))
 
 
 def _enter_file_system(request):
@@ -179,7 +179,7 @@ def _enter_file_system(request):
             if 'user' in target.types:
                 become_namespace_root()   # files are written as the container's root, not the overflow user
         except EnterError as exc:
-            raise ConnectionError_('enter', 'container %s: %s' % (label_of(request), exc))
+            raise EntrypointError('enter', 'container %s: %s' % (label_of(request), exc))
         if target.root_fd is not None:
             os.fchdir(target.root_fd)
             os.chroot('.')
@@ -203,7 +203,7 @@ def run_put(request):
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise ConnectionError_('file', 'cannot write %s in container %s: %s'
+        raise EntrypointError('file', 'cannot write %s in container %s: %s'
                                % (path, label_of(request), os.strerror(exc.errno)))
     try:
         if not request.get('empty'):
@@ -220,7 +220,7 @@ def run_fetch(request):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConnectionError_('file', 'cannot read %s in container %s: %s'
+        raise EntrypointError('file', 'cannot read %s in container %s: %s'
                                % (path, label_of(request), os.strerror(exc.errno)))
     try:
         _copy(fd, sys.stdout.fileno())
@@ -236,11 +236,11 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         if len(argv) != 1:
-            raise ConnectionError_('request', 'usage: python3 payload.zip REQUEST_JSON')
+            raise EntrypointError('request', 'usage: python3 payload.zip REQUEST_JSON')
         request = parse_request(argv[0])
         check_privilege()
         return OPERATIONS[request['op']](request)
-    except ConnectionError_ as exc:
+    except EntrypointError as exc:
         report = {'kind': exc.kind, 'msg': exc.msg}
     except OSError as exc:
         report = {'kind': 'node', 'msg': '%s: %s' % (type(exc).__name__, os.strerror(exc.errno or errno.EIO))}

@@ -224,7 +224,17 @@ def measure_processes(bench, commands, rounds):
         return run
     results = _harness.interleave([(label, make(argv)) for label, argv in commands], rounds, warmup=1)
     return dict((label, {'wall': [r.wall for r in runs], 'rss': max(r.maxrss_kb for r in runs),
-                         'bytes': len(runs[-1].stdout)}) for label, runs in results.items())
+                         'bytes': len(runs[-1].stdout), 'stdout': runs[-1].stdout}) for label, runs in results.items())
+
+
+def result_split(stdout):
+    """Where the bytes of a namespace_facts result go: records, the pids table and the
+    command lines in it (their length is whatever the processes were started with)."""
+    facts = json.loads(stdout[stdout.index(b'{'):])['ansible_facts']['namespaces']
+    commands = sum(len(json.dumps(entry.get('command'))) for entry in facts['pids'].values())
+    return 'records %d B (%d), pids table %d B (%d), of which command lines %d B' % (
+        len(json.dumps(facts['namespaces'])), len(facts['namespaces']), len(json.dumps(facts['pids'])),
+        len(facts['pids']), commands)
 
 
 def median(values):
@@ -267,6 +277,7 @@ def bench_size(bench, size, summary):
                                                  _harness.fmt_ms(st['max']), _harness.fmt_mb(processes[label]['rss'])))
             summary[(label, size)] = st['median']
         summary[('namespace_facts module rss', size)] = processes['namespace_facts module']['rss']
+        print('namespace_facts result: %s' % result_split(processes['namespace_facts module']['stdout']))
 
         measure_sources(bench, bench.collections, bench.args.rounds)
 

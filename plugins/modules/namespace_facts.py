@@ -283,8 +283,7 @@ ansible_facts:
               nprocs: 2
               pid: 3120
               netnsid: 5
-              owner: "user:[4026531837]"
-              bind_mounts: [{mnt_ns: "mnt:[4026531841]", path: /run/netns/blue}]
+              bind_mounts: {/run/netns/blue: ["mnt:[4026531841]"]}
           contains:
             nprocs:
               description: Processes in the namespace (lsns NPROCS).
@@ -304,9 +303,13 @@ ansible_facts:
               type: int
               returned: when it is not RV(ansible_facts.namespaces.namespaces.pid)
             owner:
-              description: The owning user namespace (lsns ONS); for a user namespace, its parent.
+              description:
+                - The owning user namespace (lsns ONS) - left out when it is the initial user
+                  namespace (RV(ansible_facts.namespaces.initial)), the owner of nearly every
+                  namespace, and for a user namespace, whose owner is its parent.
+                - V(null) when the kernel did not tell (a O(proc_root) that is not a live procfs).
               type: str
-              returned: when known (C(NS_GET_USERNS) works on a live procfs)
+              returned: when it is neither the initial user namespace nor a user namespace's parent
             owner_uid:
               description: User namespaces - the UID of their creator (C(NS_GET_OWNER_UID)).
               type: int
@@ -350,11 +353,11 @@ ansible_facts:
               returned: when there are any
             bind_mounts:
               description: >-
-                nsfs bind mounts of the namespace (a list of C(mnt_ns), the mount namespace
-                whose table has it, and C(path)); those in the module's own mount namespace are
-                lsns's NSFS column. Source V(bind_mounts).
-              type: list
-              elements: dict
+                nsfs bind mounts of the namespace - mount point to the list of mount namespaces
+                whose table has it (a bind mount under C(/run/netns) shows in every copy of the
+                mount table); those in the module's own mount namespace are lsns's NSFS column.
+                Source V(bind_mounts).
+              type: dict
               returned: when there are any
             dev:
               description: The device of the namespace, only when it differs from RV(ansible_facts.namespaces.discovery.nsfs_dev).

@@ -29,7 +29,7 @@ HIERARCHICAL_TYPES = ('pid', 'user')
 SCHEMA_VERSION = 2
 
 # The lists at the end of a version 1 record, in its order.
-_V1_LISTS = ('for_children', 'loose_threads', 'fds', 'sockets', 'bind_mounts')
+_V1_LISTS = ('for_children', 'loose_threads', 'fds', 'sockets')
 
 
 class Namespace:
@@ -70,13 +70,16 @@ class Namespace:
             setattr(self, field, values)
         return values
 
-    def to_facts(self, nsfs_dev=None):
+    def to_facts(self, nsfs_dev=None, initial_user=None):
         """The lean facts record of this namespace (see :data:`SCHEMA_VERSION`).
 
         The key (``TYPE:[INODE]``) says the type and inode, ``discovery.nsfs_dev`` the
         device; ``pid`` points into the ``pids`` table for lsns's columns. A field is
         left out when it holds nothing: empty lists, a false ``hidden``, ``leaders``
-        that are just ``[pid]`` and an ``ealdorman`` that is ``pid``.
+        that are just ``[pid]`` and an ``ealdorman`` that is ``pid``. ``owner`` is left out
+        when it is ``initial_user`` (the ref of the initial user namespace: the owner of
+        nearly every namespace) and, for a user namespace, when it is its parent (always);
+        an owner the kernel did not tell (a copied tree) is ``None``.
         """
         record = {'nprocs': len(self.pids)}
         if self.dev != nsfs_dev:
@@ -94,8 +97,13 @@ class Namespace:
                 record['leaders'] = sorted(self.leaders)
             if self.ealdorman is not None:
                 record['ealdorman'] = self.ealdorman
-        if self.owner is not None:
-            record['owner'] = self.owner.ref
+        owner = self.owner.ref if self.owner is not None else None
+        if self.type == 'user':
+            parent = self.parent.ref if self.parent is not None else None
+            if owner != parent:
+                record['owner'] = owner
+        elif owner is None or owner != initial_user:
+            record['owner'] = owner
         if self.owner_uid is not None:
             record['owner_uid'] = self.owner_uid
         if self.parent is not None:
@@ -115,7 +123,12 @@ class Namespace:
         if self.sockets:
             record['sockets'] = [{'pid': pid, 'fd': fd} for pid, fd in sorted(self.sockets)]
         if self.bind_mounts:
-            record['bind_mounts'] = [{'mnt_ns': mnt, 'path': path} for mnt, path in sorted(self.bind_mounts)]
+            # path -> mount namespaces: a bind mount under /run/netns shows in every copy of
+            # the mount table (each unshare --mount), and the path need not repeat in each.
+            by_path = {}
+            for mnt, path in sorted(self.bind_mounts):
+                by_path.setdefault(path, []).append(mnt)
+            record['bind_mounts'] = by_path
         return record
 
 
@@ -172,7 +185,17 @@ class Process:
         }
 
 
-def expand_record(ref, record, pids, nsfs_dev):
+def _owner(nstype, record, initial_user):
+    """The owner a schema 2 record leaves out: a user namespace's parent, else the initial
+    user namespace; an explicit ``None`` stays unknown."""
+    if 'owner' in record:
+        return record['owner']
+    if nstype == 'user':
+        return record.get('parent')
+    return initial_user
+
+
+def expand_record(ref, record, pids, nsfs_dev, initial_user=None):
     """A schema 2 record as version 1 had it: type, inode, dev, ref, lsns's columns of
     the lowest PID from ``pids`` (the facts' ``pids`` table), and every empty field."""
     nstype, inode = parse_ns_ref(ref)
@@ -192,7 +215,7 @@ def expand_record(ref, record, pids, nsfs_dev):
         'netnsid': record.get('netnsid'),
         'leaders': list(record['leaders']) if 'leaders' in record else ([lowest] if lowest is not None else []),
         'ealdorman': record['ealdorman'] if 'ealdorman' in record else lowest,
-        'owner': record.get('owner'),
+        'owner': _owner(nstype, record, initial_user),
         'owner_uid': record.get('owner_uid'),
         'parent': record.get('parent'),
         'children': list(record.get('children') or []),
@@ -200,7 +223,16 @@ def expand_record(ref, record, pids, nsfs_dev):
     }
     for name in _V1_LISTS:
         full[name] = list(record.get(name) or [])
+    full['bind_mounts'] = sorted(({'mnt_ns': mnt, 'path': path}
+                                  for path, refs in (record.get('bind_mounts') or {}).items() for mnt in refs),
+                                 key=lambda mount: (mount['mnt_ns'], mount['path']))
     return full
+
+
+def initial_user_ref(initial):
+    """``user:[INODE]`` of the initial user namespace from the facts' ``initial``, or None."""
+    inode = initial.get('user')
+    return format_ns_ref('user', inode) if inode else None
 
 
 def expand_facts(facts):
@@ -211,8 +243,9 @@ def expand_facts(facts):
         return facts
     pids = facts.get('pids') or {}
     nsfs_dev = discovery.get('nsfs_dev')
+    initial_user = initial_user_ref(facts.get('initial') or {})
     expanded = dict(facts)
-    expanded['namespaces'] = dict((ref, expand_record(ref, record, pids, nsfs_dev))
+    expanded['namespaces'] = dict((ref, expand_record(ref, record, pids, nsfs_dev, initial_user))
                                   for ref, record in (facts.get('namespaces') or {}).items())
     expanded['discovery'] = dict(discovery, schema_version=1)
     expanded.pop('pids', None)

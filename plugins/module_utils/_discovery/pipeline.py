@@ -21,7 +21,13 @@ import pwd
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._pids import check_pids
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import HIERARCHICAL_TYPES, SCHEMA_VERSION, Namespace, Process
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import (
+    HIERARCHICAL_TYPES,
+    SCHEMA_VERSION,
+    Namespace,
+    Process,
+    initial_user_ref,
+)
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import parallel
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import process_pass
@@ -619,7 +625,7 @@ def to_facts(state, duration):
         },
         'initial': dict(state.initial),
         'self': own,
-        'namespaces': dict((ns.ref, ns.to_facts(nsfs_dev)) for ns in ordered),
+        'namespaces': dict((ns.ref, ns.to_facts(nsfs_dev, initial_user_ref(state.initial))) for ns in ordered),
         'pids': dict((str(pid), state.processes[pid].lowest_facts())
                      for pid in sorted(set(min(ns.pids) for ns in ordered if ns.pids))),
         'roots': dict((t, sorted(ns.ref for ns in ordered if ns.type == t and ns.parent is None))

@@ -32,6 +32,7 @@ What it offers:
 
 import collections
 import contextlib
+import json
 import os
 import select
 import shutil
@@ -515,3 +516,15 @@ def host_summary():
         lsns = 'lsns not found'
     return 'kernel %s, %d CPUs, python %s (%s), %s' % (
         os.uname().release, os.cpu_count() or 0, sys.version.split()[0], real_python(), lsns)
+
+
+CALLBACK_PLUGINS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'callback_plugins')
+
+
+def read_task_times(path):
+    """The task results callback_plugins/bench_task_timer.py wrote to ``path``: dicts of
+    task, seconds, bytes, status and changed, in order; the file is removed."""
+    with open(path) as handle:
+        times = [json.loads(line) for line in handle if line.strip()]
+    os.unlink(path)
+    return times

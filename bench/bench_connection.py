@@ -48,33 +48,6 @@ HOST_PYTHON = '/usr/bin/python3'
 PYTHON_MOUNTS = [{'destination': path, 'type': 'bind', 'source': path, 'options': ['rbind', 'ro']}
                  for path in ('/usr', '/lib', '/lib64')]
 
-TIMER = '''\
-import json, os, time
-from ansible.plugins.callback import CallbackBase
-
-
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = 'aggregate'
-    CALLBACK_NAME = 'task_timer'
-    CALLBACK_NEEDS_ENABLED = True
-
-    def __init__(self):
-        super().__init__()
-        self.started = None
-        self.durations = []
-
-    def v2_playbook_on_task_start(self, task, is_conditional):
-        self.started = time.monotonic()
-
-    def v2_runner_on_ok(self, result):
-        self.durations.append(time.monotonic() - self.started)
-
-    def v2_playbook_on_stats(self, stats):
-        with open(os.environ['BENCH_TIMES'], 'w') as handle:
-            json.dump(self.durations, handle)
-'''
-
 PLAY = '''\
 - name: Bench
   hosts: %(host)s
@@ -142,10 +115,6 @@ def _measure(args, lab, fleet, playbook_bin, busy_id, py_id):
     inventory_path = os.path.join(work, 'inventory.json')
     with open(inventory_path, 'w') as handle:
         json.dump(inventory, handle)
-    callbacks = os.path.join(work, 'callbacks')
-    os.mkdir(callbacks)
-    with open(os.path.join(callbacks, 'task_timer.py'), 'w') as handle:
-        handle.write(TIMER)
     plays = {}
     for name, host, task in (('plain ssh', 'node', COMMAND_TASK), ('container sidecar', 'sidecar', COMMAND_TASK),
                              ('container all', 'all', COMMAND_TASK), ('namespace_exec', 'node', NSEXEC_TASK)):
@@ -154,14 +123,14 @@ def _measure(args, lab, fleet, playbook_bin, busy_id, py_id):
             handle.write(PLAY % {'host': host, 'tasks': ''.join(task % {'n': n, 'id': busy_id}
                                                                 for n in range(args.tasks + 1))})
         plays[name] = path
-    times_path = os.path.join(work, 'times.json')
+    times_path = os.path.join(work, 'times.jsonl')
     with _harness.collection_path() as collections:
         env = dict(os.environ)
         env.update(fleet.ansible_env())
         env.update({'ANSIBLE_COLLECTIONS_PATH': collections, 'ANSIBLE_STDOUT_CALLBACK': 'default',
                     'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_RETRY_FILES_ENABLED': '0', 'ANSIBLE_LOCALHOST_WARNING': '0',
-                    'ANSIBLE_CALLBACK_PLUGINS': callbacks, 'ANSIBLE_CALLBACKS_ENABLED': 'task_timer',
-                    'ANSIBLE_PIPELINING': 'True', 'BENCH_TIMES': times_path})
+                    'ANSIBLE_CALLBACK_PLUGINS': _harness.CALLBACK_PLUGINS,
+                    'ANSIBLE_PIPELINING': 'True', 'NSOPS_BENCH_TIMES': times_path})
         env.pop('ANSIBLE_CONFIG', None)
         durations = dict((name, []) for name in plays)
 
@@ -170,8 +139,7 @@ def _measure(args, lab, fleet, playbook_bin, busy_id, py_id):
             if result.rc != 0:
                 _harness.log(result.stdout.decode('utf-8', 'replace')[-3000:] + result.stderr[-3000:])
                 raise SystemExit(3)
-            with open(times_path) as handle:
-                return json.load(handle)[1:]
+            return [task['seconds'] for task in _harness.read_task_times(times_path)][1:]
 
         print('bench_connection: %s' % _harness.host_summary())
         print('%d tasks per run (the first of each run dropped), %d rounds, one SSH node, runc containers'

@@ -28,39 +28,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness  # noqa: E402  pylint: disable=wrong-import-position
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-TIMER_CALLBACK = '''
-from __future__ import annotations
-import json, os, time
-from ansible.plugins.callback import CallbackBase
-
-class CallbackModule(CallbackBase):
-    """Wall time of every task (start of the task to its result), written as JSON."""
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = 'aggregate'
-    CALLBACK_NAME = 'nsops_bench_timer'
-    CALLBACK_NEEDS_ENABLED = True
-
-    def __init__(self):
-        super().__init__()
-        self.started = None
-        self.times = []
-
-    def v2_playbook_on_task_start(self, task, is_conditional):
-        self.started = (task.get_name(), time.monotonic())
-
-    def _done(self, result):
-        name, started = self.started
-        self.times.append([name, time.monotonic() - started, bool(result._result.get('changed'))])
-
-    v2_runner_on_ok = _done
-    v2_runner_on_failed = _done
-
-    def v2_playbook_on_stats(self, stats):
-        with open(os.environ['NSOPS_BENCH_TIMES'], 'w') as handle:
-            json.dump(self.times, handle)
-'''
 
 
 def median_ms(values):
@@ -97,10 +68,6 @@ def bench_start_latency(converge, tmp, rounds):
 
 def bench_task(tmp, bin_dir, tasks):
     """Median seconds of an idempotent isolated_process task and of a ping task."""
-    plugins = os.path.join(tmp, 'callback_plugins')
-    os.makedirs(plugins)
-    with open(os.path.join(plugins, 'nsops_bench_timer.py'), 'w') as handle:
-        handle.write(TIMER_CALLBACK)
     inventory = os.path.join(tmp, 'inventory.json')
     with open(inventory, 'w') as handle:
         # Explicit interpreter: `python3` may be a pyenv shim.
@@ -123,17 +90,16 @@ def bench_task(tmp, bin_dir, tasks):
     collections = os.path.join(tmp, 'collections', 'ansible_collections', 'nsops')
     os.makedirs(collections)
     os.symlink(REPO, os.path.join(collections, 'namespaces'))
-    times_file = os.path.join(tmp, 'times.json')
+    times_file = os.path.join(tmp, 'times.jsonl')
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(tmp, 'collections'), ANSIBLE_CALLBACK_PLUGINS=plugins,
-               ANSIBLE_CALLBACKS_ENABLED='nsops_bench_timer', NSOPS_BENCH_TIMES=times_file,
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(tmp, 'collections'), ANSIBLE_CALLBACK_PLUGINS=_harness.CALLBACK_PLUGINS,
+               NSOPS_BENCH_TIMES=times_file,
                ANSIBLE_LOCAL_TEMP=os.path.join(tmp, 'ansible-local'))
     proc = subprocess.run([os.path.join(bin_dir, 'ansible-playbook'), '-i', inventory, playbook], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(proc.stdout)
-    with open(times_file) as handle:
-        times = json.load(handle)
+    times = [(task['task'], task['seconds'], task['changed']) for task in _harness.read_task_times(times_file)]
     start = [t for name, t, changed in times if name == 'start']
     ping = [t for name, t, changed in times if name.startswith('ping ')]
     iso = [t for name, t, changed in times if name.startswith('isolated_process ')]

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark callback: one JSON line per task result, with the task's wall time.
 
-Written to the file named by NSOPS_BENCH_TIMES. The time runs from the task's start
+Appended to the file named by NSOPS_BENCH_TIMES (bench/_harness.py read_task_times);
+every bench that times tasks uses it (ANSIBLE_CALLBACK_PLUGINS=bench/callback_plugins). The time runs from the task's start
 (v2_playbook_on_task_start) to its result on the controller, so it holds what a user
 pays per task: templating, the worker fork, module transfer, the module process and
 the result's trip back and processing.
@@ -45,8 +46,8 @@ class CallbackModule(CallbackBase):
             size = len(json.dumps(data, default=str))
         except (TypeError, ValueError):
             size = -1
-        self._out.write(json.dumps({'task': result._task.get_name(), 'seconds': seconds,
-                                    'bytes': size, 'status': status}) + '\n')
+        self._out.write(json.dumps({'task': result._task.get_name(), 'seconds': seconds, 'bytes': size,
+                                    'status': status, 'changed': bool(data.get('changed'))}) + '\n')
         self._out.flush()
 
     def v2_runner_on_ok(self, result):

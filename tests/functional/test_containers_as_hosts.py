@@ -133,8 +133,8 @@ def world(tmp_path_factory):
             with SshFleet(hosts=3, unreachable=0, names=list(NODES), python=PYTHON, workdir_parent=work) as fleet:
                 world = World(lab, fleet, work)
                 _start_containers(world)
-                _start_podman(world, podman)
-                _start_docker(world, docker)
+                world.podman, world.podman_skip = _start_web(podman, PODMAN_PORT, 'podman-box')
+                world.docker, world.docker_skip = _start_web(docker, DOCKER_PORT, 'docker-box')
                 _write_inventories(world)
                 _gather(world)
                 yield world
@@ -148,26 +148,15 @@ def world(tmp_path_factory):
     assert docker.leftovers() == [], docker.leftovers()
 
 
-def _start_docker(world, engine):
+def _start_web(engine, port, hostname):
+    """(engine, container id) of a busybox httpd container, or (None, why it cannot run)."""
     try:
         engine.start()
-        cid = engine.run('nsops-hostweb', ['httpd', '-f', '-p', str(DOCKER_PORT), '-h', '/www'],
-                         ['--network', 'none', '--hostname', 'docker-box'])
+        cid = engine.run('nsops-hostweb', ['httpd', '-f', '-p', str(port), '-h', '/www'],
+                         ['--network', 'none', '--hostname', hostname])
     except EngineUnavailable as exc:
-        world.docker_skip = 'docker cannot run here: %s' % exc
-        return
-    world.docker = (engine, cid)
-
-
-def _start_podman(world, engine):
-    try:
-        engine.start()
-        cid = engine.run('nsops-hostweb', ['httpd', '-f', '-p', str(PODMAN_PORT), '-h', '/www'],
-                         ['--network', 'none', '--hostname', 'podman-box'])
-    except EngineUnavailable as exc:
-        world.podman_skip = 'podman cannot run here: %s' % exc
-        return
-    world.podman = (engine, cid)
+        return None, '%s cannot run here: %s' % (hostname.split('-')[0], exc)
+    return (engine, cid), None
 
 
 def _start_containers(world):

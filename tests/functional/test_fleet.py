@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import time
 import uuid
@@ -36,6 +35,8 @@ import pytest
 
 from conftest import BIN_DIR, PYTHON, REPO, ansible_env
 
+from lab.chromium import ChromiumMissing, png_size
+from lab.chromium import chromium as run_chromium
 from lab.containers import RuncLab
 from lab.fleet import SshFleet
 
@@ -118,35 +119,11 @@ def host_report(report, host):
 
 
 def chromium(*args, timeout=120):
-    """Debian's chromium, headless, with a fresh profile; its process group is ended by PID."""
-    binary = shutil.which('chromium')
-    if binary is None:
-        pytest.fail('chromium is not installed (tools/env.sh installs it)')
-    profile = os.path.join(ARTIFACTS, 'chromium-profile')
-    shutil.rmtree(profile, ignore_errors=True)
-    os.makedirs(profile)
-    cmd = [binary, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           '--disable-dev-shm-usage', '--user-data-dir=%s' % profile] + list(args)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    """Debian's chromium, headless, with a fresh profile under ARTIFACTS (tests/lab/chromium.py)."""
     try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)     # the group it leads: zygote and renderers too
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
-    return proc.returncode, out, err
-
-
-def png_size(path):
-    with open(path, 'rb') as handle:
-        head = handle.read(24)
-    assert head[:8] == b'\x89PNG\r\n\x1a\n', 'not a PNG'
-    return struct.unpack('>II', head[16:24])
+        return run_chromium(args, os.path.join(ARTIFACTS, 'chromium-profile'), timeout=timeout)
+    except ChromiumMissing as exc:
+        pytest.fail(str(exc))
 
 
 # ---------------------------------------------------------------------------- fixtures

@@ -24,6 +24,7 @@ is removed at the end, also when a test fails.
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -267,6 +268,12 @@ def test_site_over_ssh_fleet(fleet, pod, tmp_path):
         hostname = subprocess.run(['nsenter', '-t', str(pid), '-u', 'hostname'], capture_output=True,
                                   text=True, check=True).stdout.strip()
         assert hostname == 'probe-%s' % name
+    # The facts were gathered again after the processes started: their namespaces are in the trees.
+    for name, pid in host_pid.items():
+        trees = host_report(report, name)['trees']
+        for nstype in ('pid', 'net', 'mnt'):
+            ref = '%s:[%d]' % (nstype, os.stat('/proc/%d/ns/%s' % (pid, nstype)).st_ino)
+            assert ref in [row['ref'] for row in trees[nstype]['rows']], (name, nstype, ref)
 
     # Second run: nothing changes anywhere, the processes are the same.
     rc, second = playbook(fleet, inventory, SITE, '-e', 'fleet_report_dir=%s' % report_dir)
@@ -293,10 +300,11 @@ def test_site_over_ssh_fleet(fleet, pod, tmp_path):
     rc, dom, err = chromium('--dump-dom', 'file://' + html_path)
     assert rc == 0, err[-2000:]
     for host in fleet.hosts:
-        assert 'id="host-%s"' % host.name in dom, host.name
+        assert re.search(r'id="host-[0-9]+-%s"' % re.escape(host.name), dom), host.name
     for name in reachable:
-        assert '<section class="host ok" id="host-%s">' % name in dom
-    assert '<section class="host unreachable" id="host-%s">' % down.name in dom
+        assert re.search(r'<section class="host ok" id="host-[0-9]+-%s">' % re.escape(name), dom), name
+    assert re.search(r'<section class="host unreachable" id="host-[0-9]+-%s">' % re.escape(down.name), dom)
+    assert 'NET namespaces by owning user namespace' in dom and 'MNT namespaces by owning user namespace' in dom
     assert 'No route to host' in dom or down.address in dom
     assert '<i>probe</i>' not in dom and '&lt;i&gt;probe&lt;/i&gt;' in dom   # escaped, not markup
     assert 'PID namespace tree' in dom

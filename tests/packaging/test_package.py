@@ -46,6 +46,7 @@ REQUIRED = [
     'plugins/modules/namespace_facts.py', 'roles/fleet/meta/argument_specs.yml', 'playbooks/namespace_facts.yml',
 ]
 
+
 def tracked_files():
     out = subprocess.run(['git', '-C', REPO, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
                          capture_output=True, check=True).stdout.decode()

@@ -10,7 +10,7 @@ import json
 from ansible.module_utils import basic
 
 try:
-    from ansible.module_utils.testing import patch_module_args  # noqa: F401 - re-exported
+    from ansible.module_utils.testing import patch_module_args  # noqa: F401 pylint: disable=unused-import
 except ImportError:  # ansible-core < 2.19 reads module arguments from basic._ANSIBLE_ARGS
 
     @contextlib.contextmanager

@@ -61,6 +61,7 @@ def tight(page):
     """The page without the line breaks and indentation between tags (the template's layout)."""
     return re.sub(r'>\s*\n\s*<', '><', page)
 
+
 # Namespaces of proc_tree.container_host, by type (see its docstring):
 # net: initial, container, loose thread, fd, two bind mounts; pid: initial, container, unjoined; uts: + bind mount.
 FIXTURE_COUNTS = {'cgroup': 1, 'ipc': 2, 'mnt': 2, 'net': 6, 'pid': 3, 'time': 1, 'user': 1, 'uts': 3}
@@ -71,6 +72,7 @@ HOSTILE_PID = 700
 HOSTILE_PID_NS = 4026532700
 HOSTILE_USER_NS = 4026532701
 HOSTILE_ARGV = ['sh', '-c', 'x\n```\n| a | <script>alert(1)</script> & "q"']
+
 
 def escape(text):
     """HTML-escaped as the templates' escape filter does it (MarkupSafe)."""

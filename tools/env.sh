@@ -101,6 +101,49 @@ nsops_venv() {
     fi
 }
 
+# The oldest ansible-core that requires_ansible admits (tests/requirements-oldest.txt),
+# in $REPO/.venv-oldest, for the second run of the unit and integration stages. Not part
+# of nsops_env: tests/run calls it only when one of those stages runs.
+NSOPS_VENV_OLDEST="$NSOPS_REPO/.venv-oldest"
+export NSOPS_VENV_OLDEST
+nsops_oldest_venv() {
+    local req="$NSOPS_REPO/tests/requirements-oldest.txt" stamp="$NSOPS_VENV_OLDEST/.requirements.sha256" want base
+    if ! "$NSOPS_VENV_OLDEST/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+        base="$(nsops_find_python)" || return 1
+        nsops_log "creating venv $NSOPS_VENV_OLDEST with $base"
+        rm -rf "$NSOPS_VENV_OLDEST"
+        "$base" -m venv "$NSOPS_VENV_OLDEST" || return 1
+    fi
+    want="$(sha256sum <"$req" | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        nsops_log "installing tests/requirements-oldest.txt into .venv-oldest"
+        "$NSOPS_VENV_OLDEST/bin/python" -m pip install --disable-pip-version-check -q -r "$req" 2>&1 | nsops_pip_filter
+        [ "${PIPESTATUS[0]}" -eq 0 ] || { nsops_log "ERROR: pip install into .venv-oldest failed"; return 1; }
+        printf '%s\n' "$want" >"$stamp"
+    fi
+}
+
+# antsibull-nox and nox (tests/requirements-nox.txt) in $REPO/.venv-nox, for the lint
+# stage; a venv of their own because nox and galaxy-importer need incompatible attrs.
+NSOPS_VENV_NOX="$NSOPS_REPO/.venv-nox"
+export NSOPS_VENV_NOX
+nsops_nox_venv() {
+    local req="$NSOPS_REPO/tests/requirements-nox.txt" stamp="$NSOPS_VENV_NOX/.requirements.sha256" want base
+    if ! "$NSOPS_VENV_NOX/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+        base="$(nsops_find_python)" || return 1
+        nsops_log "creating venv $NSOPS_VENV_NOX with $base"
+        rm -rf "$NSOPS_VENV_NOX"
+        "$base" -m venv "$NSOPS_VENV_NOX" || return 1
+    fi
+    want="$(sha256sum <"$req" | cut -d' ' -f1)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        nsops_log "installing tests/requirements-nox.txt into .venv-nox"
+        "$NSOPS_VENV_NOX/bin/python" -m pip install --disable-pip-version-check -q -r "$req" 2>&1 | nsops_pip_filter
+        [ "${PIPESTATUS[0]}" -eq 0 ] || { nsops_log "ERROR: pip install into .venv-nox failed"; return 1; }
+        printf '%s\n' "$want" >"$stamp"
+    fi
+}
+
 # Running from a checkout: ansible.cfg sets collections_path = ./.collections.
 nsops_link() {
     local parent="$NSOPS_REPO/.collections/ansible_collections/nsops"

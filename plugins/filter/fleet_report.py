@@ -14,15 +14,17 @@ description:
     recorded - C(ansible_facts.namespaces), C(fleet_container_results),
     C(fleet_isolated_results), C(fleet_unreachable_reason) and C(fleet_stage_failures) -
     into one report - per host the status (V(ok), V(failed), V(unreachable)) with the
-    reason, namespace counts by type, the PID and user namespace trees, the declared
+    reason, namespace counts by type, the PID and user namespace trees and the network
+    and mount namespaces under their owning user namespace, the declared
     containers found, the declared isolated processes and their state, warnings and
     skipped processes; fleet-wide the counts, the problems, and where each declared
     container was found.
   - A host that left the play before the report without a recorded reason is reported
     as V(unreachable) with a note to look at the play output.
   - The shape is published as the JSON Schema C(roles/fleet/files/fleet_report.schema.json).
-  - Render it with P(nsops.namespaces.fleet_report_markdown#filter) and
-    P(nsops.namespaces.fleet_report_html#filter).
+  - The C(report) entry point of the R(nsops.namespaces.fleet role,ansible_collections.nsops.namespaces.fleet_role)
+    renders it as Markdown and HTML with the role's templates C(templates/fleet_report.md.j2) and
+    C(templates/fleet_report.html.j2).
 options:
   _input:
     description: The inventory names of the hosts to report on, in report order.
@@ -43,7 +45,7 @@ options:
     description: When the report was made, shown in the report (for example C(now(utc=true).isoformat())).
     type: str
   trees:
-    description: Include the PID and user namespace trees of each host.
+    description: Include the namespace trees of each host (PID, user, and network and mount namespaces by owner).
     type: bool
     default: true
 '''

@@ -21,8 +21,10 @@ The declarations themselves are read from the loop items of the registered resul
 hostvars holds inventory variables and facts, not play variables or role parameters.
 
 :func:`build_report` turns that into the report whose shape is published as
-``roles/fleet/files/fleet_report.schema.json``; the Markdown and HTML views
-(``_fleet_report_markdown``, ``_fleet_report_html``) render only from that dict.
+``roles/fleet/files/fleet_report.schema.json``; the Markdown and HTML views are the
+role's templates (``roles/fleet/templates/fleet_report.md.j2`` and ``.html.j2``) and
+render only from that dict. :func:`read_namespace_facts` is the one place that reads
+the namespace facts.
 """
 
 
@@ -93,16 +95,34 @@ def _error_of(result):
 
 
 # ---------------------------------------------------------------------------- namespaces
+#
+# read_namespace_facts() is the only code here that knows the shape of the namespace facts
+# (nsops.namespaces.namespace_facts); everything after it works on what it returns.
 
-def _namespace_summary(facts):
+# Flat types drawn as trees under the user namespace that owns them (like lsns -Towner).
+OWNED_TREE_TYPES = ('net', 'mnt')
+TREE_ORDER = TREE_TYPES + OWNED_TREE_TYPES
+
+
+def read_namespace_facts(facts, trees=True):
+    """(summary, trees or None) of one host's ``ansible_facts.namespaces``.
+
+    The summary: counts by type, total, kernel, proc_root, processes scanned, duration,
+    sources, capabilities, initial cgroup namespace, skipped processes and warnings of
+    the discovery. The trees (when ``trees``): the PID and user namespace hierarchies,
+    and the net and mnt namespaces under the user namespace owning each. Lean facts
+    (schema version 2) are read in their full shape (expand_facts).
+    """
+    facts = expand_facts(facts)
     discovery = facts.get('discovery') or {}
     namespaces = facts.get('namespaces') or {}
+    roots = facts.get('roots') or {}
     counts = dict((t, 0) for t in NS_TYPES)
     for ns in namespaces.values():
         if ns.get('type') in counts:
             counts[ns['type']] += 1
     caps = discovery.get('capabilities') or {}
-    return {
+    summary = {
         'counts': counts,
         'total': len(namespaces),
         'kernel': discovery.get('kernel'),
@@ -115,11 +135,19 @@ def _namespace_summary(facts):
         'skipped': dict((k, v) for k, v in sorted((discovery.get('skipped') or {}).items()) if v),
         'warnings': [str(w) for w in discovery.get('warnings') or []],
     }
+    if not trees:
+        return summary, None
+    out = dict((t, _tree(namespaces, roots.get(t) or [])) for t in TREE_TYPES)
+    for nstype in OWNED_TREE_TYPES:
+        owned, owner_roots = _owned_hierarchy(namespaces, roots.get('user') or [], nstype)
+        out[nstype] = _tree(owned, owner_roots)
+    return summary, out
 
 
 def _tree(namespaces, roots):
-    """Rows of one namespace tree, depth first, with the box-drawing prefix of ns_report."""
-    return [{
+    """One namespace tree: its number of roots and its rows, depth first, with the
+    box-drawing prefix of ns_report."""
+    return {'roots': len(roots), 'rows': [{
         'depth': depth,
         'prefix': prefix,
         'ref': ref,
@@ -129,14 +157,42 @@ def _tree(namespaces, roots):
         'owner_uid': ns.get('owner_uid'),
         'hidden': bool(ns.get('hidden')),
         'summary': describe_namespace(ns),
-    } for depth, prefix, ref, ns in tree_rows(namespaces, roots)]
+    } for depth, prefix, ref, ns in tree_rows(namespaces, roots)]}
 
 
-def _trees(facts):
-    namespaces = facts.get('namespaces') or {}
-    roots = facts.get('roots') or {}
-    return dict((t, {'roots': len(roots.get(t) or []), 'rows': _tree(namespaces, roots.get(t) or [])})
-                for t in TREE_TYPES)
+def _owned_hierarchy(namespaces, user_roots, nstype):
+    """(records, roots) for tree_rows: the user namespace tree cut down to the user
+    namespaces that own a namespace of ``nstype`` (or have a descendant that does), with
+    the owned namespaces as their first children. A namespace whose owner is unknown is
+    a root of its own, after the user trees."""
+    owned = {}
+    for ref, ns in sorted(namespaces.items(), key=lambda item: item[1].get('inode', 0)):
+        if ns.get('type') == nstype:
+            owner = ns.get('owner')
+            owned.setdefault(owner if owner in namespaces else None, []).append(ref)
+    records = {}
+    seen = set()
+
+    def keep(ref):
+        """Copy the user namespace ``ref`` into records if it owns something below it."""
+        ns = namespaces.get(ref)
+        if ns is None or ref in seen:
+            return False
+        seen.add(ref)
+        kept = [child for child in ns.get('children') or [] if keep(child)]
+        mine = owned.get(ref, [])
+        if not mine and not kept:
+            return False
+        records[ref] = dict(ns, children=mine + kept)
+        for child in mine:
+            records[child] = dict(namespaces[child], children=[])
+        return True
+
+    roots = [ref for ref in user_roots if keep(ref)]
+    for ref in owned.get(None, []):
+        records[ref] = dict(namespaces[ref], children=[])
+        roots.append(ref)
+    return records, roots
 
 
 # ---------------------------------------------------------------------------- containers
@@ -242,10 +298,7 @@ def host_report(host, variables, active, trees=True):
         'isolated_processes': _isolated(declared_isolated, plain(_get(variables, 'fleet_isolated_results'))),
     }
     if isinstance(facts, Mapping) and 'namespaces' in facts:
-        facts = expand_facts(facts)
-        report['namespaces'] = _namespace_summary(facts)
-        if trees:
-            report['trees'] = _trees(facts)
+        report['namespaces'], report['trees'] = read_namespace_facts(facts, trees)
     problems = report['problems']
     if unreachable:
         report['status'] = 'unreachable'

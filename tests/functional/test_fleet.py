@@ -24,9 +24,9 @@ is removed at the end, also when a test fails.
 import glob
 import json
 import os
+import re
 import shutil
 import signal
-import struct
 import subprocess
 import time
 import uuid
@@ -36,6 +36,8 @@ import pytest
 
 from conftest import BIN_DIR, PYTHON, REPO, ansible_env
 
+from lab.chromium import ChromiumMissing, png_size
+from lab.chromium import chromium as run_chromium
 from lab.containers import RuncLab
 from lab.fleet import SshFleet
 
@@ -118,35 +120,11 @@ def host_report(report, host):
 
 
 def chromium(*args, timeout=120):
-    """Debian's chromium, headless, with a fresh profile; its process group is ended by PID."""
-    binary = shutil.which('chromium')
-    if binary is None:
-        pytest.fail('chromium is not installed (tools/env.sh installs it)')
-    profile = os.path.join(ARTIFACTS, 'chromium-profile')
-    shutil.rmtree(profile, ignore_errors=True)
-    os.makedirs(profile)
-    cmd = [binary, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           '--disable-dev-shm-usage', '--user-data-dir=%s' % profile] + list(args)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    """Debian's chromium, headless, with a fresh profile under ARTIFACTS (tests/lab/chromium.py)."""
     try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)     # the group it leads: zygote and renderers too
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
-    return proc.returncode, out, err
-
-
-def png_size(path):
-    with open(path, 'rb') as handle:
-        head = handle.read(24)
-    assert head[:8] == b'\x89PNG\r\n\x1a\n', 'not a PNG'
-    return struct.unpack('>II', head[16:24])
+        return run_chromium(args, os.path.join(ARTIFACTS, 'chromium-profile'), timeout=timeout)
+    except ChromiumMissing as exc:
+        pytest.fail(str(exc))
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -290,6 +268,12 @@ def test_site_over_ssh_fleet(fleet, pod, tmp_path):
         hostname = subprocess.run(['nsenter', '-t', str(pid), '-u', 'hostname'], capture_output=True,
                                   text=True, check=True).stdout.strip()
         assert hostname == 'probe-%s' % name
+    # The facts were gathered again after the processes started: their namespaces are in the trees.
+    for name, pid in host_pid.items():
+        trees = host_report(report, name)['trees']
+        for nstype in ('pid', 'net', 'mnt'):
+            ref = '%s:[%d]' % (nstype, os.stat('/proc/%d/ns/%s' % (pid, nstype)).st_ino)
+            assert ref in [row['ref'] for row in trees[nstype]['rows']], (name, nstype, ref)
 
     # Second run: nothing changes anywhere, the processes are the same.
     rc, second = playbook(fleet, inventory, SITE, '-e', 'fleet_report_dir=%s' % report_dir)
@@ -316,10 +300,11 @@ def test_site_over_ssh_fleet(fleet, pod, tmp_path):
     rc, dom, err = chromium('--dump-dom', 'file://' + html_path)
     assert rc == 0, err[-2000:]
     for host in fleet.hosts:
-        assert 'id="host-%s"' % host.name in dom, host.name
+        assert re.search(r'id="host-[0-9]+-%s"' % re.escape(host.name), dom), host.name
     for name in reachable:
-        assert '<section class="host ok" id="host-%s">' % name in dom
-    assert '<section class="host unreachable" id="host-%s">' % down.name in dom
+        assert re.search(r'<section class="host ok" id="host-[0-9]+-%s">' % re.escape(name), dom), name
+    assert re.search(r'<section class="host unreachable" id="host-[0-9]+-%s">' % re.escape(down.name), dom)
+    assert 'NET namespaces by owning user namespace' in dom and 'MNT namespaces by owning user namespace' in dom
     assert 'No route to host' in dom or down.address in dom
     assert '<i>probe</i>' not in dom and '&lt;i&gt;probe&lt;/i&gt;' in dom   # escaped, not markup
     assert 'PID namespace tree' in dom
@@ -346,31 +331,46 @@ def test_site_over_ssh_fleet(fleet, pod, tmp_path):
 
 # ---------------------------------------------------------------------------- bad declarations
 
+# (host, its bad declarations, our message, True when the role's argument spec catches
+# it first). The argument spec (types, choices, unknown fields) fails that host only;
+# the hosts still in the play then check its declarations from hostvars and stop the
+# play with our message.
 BAD_DECLARATIONS = [
     pytest.param('fleet-b', {'fleet_isolated_processes': [
         {'name': 'probe', 'command': ['sleep', '1'], 'bogus': 1}]},
-        "fleet-b: fleet_isolated_processes[0] (name 'probe'): field 'bogus': unknown field", id='unknown-field'),
+        "fleet-b: fleet_isolated_processes[0] (name 'probe'): field 'bogus': unknown field", True, id='unknown-field'),
     pytest.param('fleet-c', {'fleet_containers': [{'name': 'web', 'pid': 'abc'}]},
-                 "fleet-c: fleet_containers[0] (name 'web'): field 'pid': must be an integer, not string 'abc'",
+                 "fleet-c: fleet_containers[0] (name 'web'): field 'pid': must be an integer, not string 'abc'", True,
                  id='wrong-type'),
     pytest.param('fleet-a', {'fleet_isolated_processes': [{'name': 'bad name!', 'command': ['sleep', '1']}]},
                  "fleet-a: fleet_isolated_processes[0] (name 'bad name!'): field 'name': 'bad name!' is not valid",
-                 id='bad-name'),
+                 False, id='bad-name'),
 ]
+CHECKS = ("Check declarations against the role's JSON Schemas",
+          "Check the declarations of hosts that failed the role's argument validation")
+ARGSPEC = "Validating arguments against arg spec 'main'"
 
 
-@pytest.mark.parametrize('host, variables, message', BAD_DECLARATIONS)
-def test_bad_declarations_fail_before_any_host_is_contacted(fleet, pod, tmp_path, host, variables, message):
+@pytest.mark.parametrize('host, variables, message, by_argspec', BAD_DECLARATIONS)
+def test_bad_declarations_fail_before_any_host_is_contacted(fleet, pod, tmp_path, host, variables, message,
+                                                            by_argspec):
     inventory = fleet_inventory(fleet, tmp_path / 'inventory.json', pod, extra_host_vars={host: variables})
     fleet.close_ssh_masters()
     assert os.listdir(fleet.control_dir) == []
     rc, result = playbook(fleet, inventory, SITE, '-e', 'fleet_report_dir=%s' % (tmp_path / 'report'))
     assert rc == 2
-    checks = task_hosts(result, "Check declarations against the role's JSON Schemas")
-    assert checks[host].get('failed') is True
-    assert message in json.dumps(checks[host]), json.dumps(checks[host])[:3000]
-    # Nothing after the check ran, and no SSH connection was ever opened.
-    assert task_names(result)[-1] == "Check declarations against the role's JSON Schemas", task_names(result)
+    argspec = {}
+    for play in result['plays']:
+        for task in play['tasks']:
+            if _bare(task['task']['name']).startswith(ARGSPEC):
+                argspec.update(task['hosts'])
+    assert bool(argspec[host].get('failed')) is by_argspec, argspec[host]
+    failed = [r for name in CHECKS for r in task_hosts(result, name).values() if r.get('failed')]
+    assert any(message in json.dumps(r) for r in failed), json.dumps(failed)[:3000]
+    if not by_argspec:
+        assert task_hosts(result, CHECKS[0])[host].get('failed') is True
+    # Nothing after the checks ran, and no SSH connection was ever opened.
+    assert task_names(result)[-1] in CHECKS, task_names(result)
     assert not (tmp_path / 'report').exists()
     assert os.listdir(fleet.control_dir) == [], 'a host was contacted'
 

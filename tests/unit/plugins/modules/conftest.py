@@ -9,9 +9,14 @@ import json
 
 import pytest
 
-from ansible.module_utils import _internal as ansible_internal
 from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
+
+try:
+    from ansible.module_utils import _internal as ansible_internal
+except ImportError:  # ansible-core < 2.19: no controller/target switch to reset
+    ansible_internal = None
+
+from ansible_collections.nsops.namespaces.tests.unit.compat import patch_module_args
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +27,12 @@ def module_side(monkeypatch):
     process flips ``is_controller``, and module warnings then go to the controller display
     instead of the module result. Module warnings live in a process-wide dict.
     """
-    monkeypatch.setattr(ansible_internal, 'is_controller', False)
-    monkeypatch.setattr(ansible_warnings, '_global_warnings', {})
-    monkeypatch.setattr(ansible_warnings, '_global_deprecations', {}, raising=False)
+    if ansible_internal is not None:
+        monkeypatch.setattr(ansible_internal, 'is_controller', False)
+    # A dict from ansible-core 2.19 on, a list before.
+    monkeypatch.setattr(ansible_warnings, '_global_warnings', type(ansible_warnings._global_warnings)())
+    monkeypatch.setattr(ansible_warnings, '_global_deprecations',
+                        type(getattr(ansible_warnings, '_global_deprecations', {}))(), raising=False)
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet report: build_report (plugin_utils/_fleet_report.py) on namespace facts of the
-fixture /proc trees, and its HTML and Markdown views (_fleet_report_html.py, _fleet_report_markdown.py)."""
+fixture /proc trees, and its HTML and Markdown views, the fleet role's templates
+(roles/fleet/templates/fleet_report.html.j2 and .md.j2) rendered by Ansible's template
+lookup, the engine of the role's ansible.builtin.template tasks."""
 
 
 import copy
@@ -12,23 +14,53 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
-from html import escape
+from markupsafe import escape as markup_escape
 from html.parser import HTMLParser
 
 import jsonschema
 import pytest
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
-from ansible_collections.nsops.namespaces.plugins.plugin_utils import _fleet_report, _fleet_report_markdown
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader, lookup_loader
+from ansible.template import Templar
+from ansible.utils.collection_loader import AnsibleCollectionConfig
+
+from ansible_collections.nsops.namespaces.plugins.plugin_utils import _fleet_report
 from ansible_collections.nsops.namespaces.plugins.plugin_utils._fleet_report import build_report
-from ansible_collections.nsops.namespaces.plugins.plugin_utils._fleet_report_html import render_html
-from ansible_collections.nsops.namespaces.plugins.plugin_utils._fleet_report_markdown import render_markdown
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
     C_NET, C_PID, COLLECTION_ROOT, CONTAINER_NS, INIT, NS_TYPES, UNJOINED_PID, assert_valid, container_host, ns_ref,
     scratch_dir,
 )
 
 REPORT_SCHEMA_PATH = os.path.join(COLLECTION_ROOT, 'roles', 'fleet', 'files', 'fleet_report.schema.json')
+TEMPLATES = os.path.join(COLLECTION_ROOT, 'roles', 'fleet', 'templates')
+DEFAULT_TITLE = 'Namespace fleet report'
+
+
+def render_template(name, report, title):
+    """A role template rendered as the role's ansible.builtin.template task renders it."""
+    if AnsibleCollectionConfig.collection_finder is None:   # plain pytest; ansible-test sets it up
+        init_plugin_loader([os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))])
+    loader = DataLoader()
+    variables = {'fleet_report': report, 'fleet_report_title': title}
+    templar = Templar(loader=loader, variables=variables)
+    lookup = lookup_loader.get('ansible.builtin.template', loader=loader, templar=templar)
+    return lookup.run([os.path.join(TEMPLATES, name)], variables)[0]
+
+
+def render_html(report, title=DEFAULT_TITLE):
+    return render_template('fleet_report.html.j2', report, title)
+
+
+def render_markdown(report, title=DEFAULT_TITLE):
+    return render_template('fleet_report.md.j2', report, title)
+
+
+def tight(page):
+    """The page without the line breaks and indentation between tags (the template's layout)."""
+    return re.sub(r'>\s*\n\s*<', '><', page)
+
 
 # Namespaces of proc_tree.container_host, by type (see its docstring):
 # net: initial, container, loose thread, fd, two bind mounts; pid: initial, container, unjoined; uts: + bind mount.
@@ -40,6 +72,12 @@ HOSTILE_PID = 700
 HOSTILE_PID_NS = 4026532700
 HOSTILE_USER_NS = 4026532701
 HOSTILE_ARGV = ['sh', '-c', 'x\n```\n| a | <script>alert(1)</script> & "q"']
+
+
+def escape(text):
+    """HTML-escaped as the templates' escape filter does it (MarkupSafe)."""
+    return str(markup_escape(text))
+
 
 MARKUP = '<script>alert(1)</script> & "dq" \'sq\''
 GENERATED = '2024-05-01T12:00:00+00:00'
@@ -237,7 +275,7 @@ class TestBuildReport:
 
     def test_trees(self, report, facts):
         trees = by_host(report)['web1']['trees']
-        assert sorted(trees) == ['pid', 'user']
+        assert sorted(trees) == ['mnt', 'net', 'pid', 'user']
         assert trees['pid']['roots'] == 3
         assert [row['ref'] for row in trees['pid']['rows']] == facts['roots']['pid'] == [
             ns_ref('pid', INIT['pid']), ns_ref('pid', C_PID), ns_ref('pid', UNJOINED_PID)]
@@ -249,6 +287,25 @@ class TestBuildReport:
         assert (unjoined['nprocs'], unjoined['pid'], unjoined['summary']) == (0, None, '0 procs  [1 for_children]  -')
         assert [row['ref'] for row in trees['user']['rows']] == [ns_ref('user', INIT['user'])]
         assert trees['user']['rows'][0]['nprocs'] == 9
+
+    def test_net_and_mnt_trees_by_owner(self, facts):
+        """net and mnt namespaces under the user namespace owning each (lsns -Towner); one of
+        unknown owner is a root of its own, after the user trees."""
+        user = ns_ref('user', INIT['user'])
+        nets = sorted((r for r, ns in facts['namespaces'].items() if ns['type'] == 'net'),
+                      key=lambda r: facts['namespaces'][r]['inode'])
+        for ref in nets[:-1]:
+            facts['namespaces'][ref]['owner'] = user
+        facts['namespaces'][nets[-1]]['owner'] = None
+        trees = build_report(['h'], {'h': {'ansible_facts': {'namespaces': facts}}})['hosts'][0]['trees']
+        rows = [(r['depth'], r['prefix'], r['ref']) for r in trees['net']['rows']]
+        assert rows[0] == (0, '', user)
+        assert rows[1:-2] == [(1, '\u251c\u2500 ', ref) for ref in nets[:-2]]
+        assert rows[-2:] == [(1, '\u2514\u2500 ', nets[-2]), (0, '', nets[-1])]
+        assert trees['net']['roots'] == 2
+        # no mnt namespace has a known owner here: each is a root
+        assert [r['depth'] for r in trees['mnt']['rows']] == [0, 0]
+        assert report_errors(build_report(['h'], {'h': {'ansible_facts': {'namespaces': facts}}})) == []
 
     def test_tree_rows_follow_the_hierarchy(self, facts):
         """The container's PID namespace as a child of the initial one (what the ioctls say on a real host)."""
@@ -403,7 +460,7 @@ class TestSchema:
         broken = copy.deepcopy(report)
         broken['hosts'][0]['status'] = 'fine'
         del broken['summary']['namespace_totals']['pid']
-        broken['hosts'][0]['trees']['pid']['rows'][0]['ref'] = 'net:[1]'
+        broken['hosts'][0]['trees']['pid']['rows'][0]['ref'] = 'uts:[1]'
         errors = report_errors(broken)
         assert len(errors) == 3, errors
 
@@ -443,7 +500,7 @@ def parse(page):
 
 PAGE_TAGS = {'html', 'head', 'meta', 'title', 'style', 'body', 'header', 'h1', 'h2', 'h3', 'div', 'main', 'section', 'table',
              'thead', 'tbody', 'tr', 'th', 'td', 'a', 'span', 'b', 'ul', 'li', 'code', 'details', 'summary', 'br', 'p'}
-PAGE_ATTRS = {'lang', 'charset', 'name', 'content', 'class', 'style', 'id', 'href', 'title', 'open'}
+PAGE_ATTRS = {'lang', 'charset', 'name', 'content', 'class', 'style', 'id', 'href', 'title', 'open', 'colspan'}
 SAFE_ID = re.compile(r'^host-[A-Za-z0-9_-]+$')
 
 
@@ -462,8 +519,8 @@ class TestHtml:
             'host ok', 'host failed', 'host unreachable']
 
     def test_host_values(self, report):
-        page = render_html(report)
-        assert '<td class="host"><a href="#host-web1">web1</a></td><td>192.0.2.1</td><td>web1.example.org</td>' in page
+        page = tight(render_html(report))
+        assert '<td class="host"><a href="#host-1-web1">web1</a></td><td>192.0.2.1</td><td>web1.example.org</td>' in page
         # namespaces by type of web1, right-aligned, then the total
         row = ''.join('<td class="num">%d</td>' % FIXTURE_COUNTS[t] for t in NS_TYPES) + '<td class="num">19</td>'
         assert '<tbody><tr>%s</tr></tbody>' % row in page
@@ -478,10 +535,10 @@ class TestHtml:
         assert '<script' not in page.lower()
         assert 'alert(1)' in page
         assert page.count('alert(1)') == page.count('&lt;script&gt;alert(1)&lt;/script&gt;')
-        assert escape(MARKUP, quote=True) in page
-        assert "&#x27;sq&#x27;" in page and '&quot;dq&quot;' in page and ' &amp; ' in page
+        assert escape(MARKUP) in page
+        assert "&#39;sq&#39;" in page and '&#34;dq&#34;' in page and ' &amp; ' in page
         # the tree row of the hostile process, escaped too (newline and fence kept as text)
-        assert escape('sh -c x\n```\n| a | <script>alert(1)</script> & "q"', quote=True) in page
+        assert escape('sh -c x\n```\n| a | <script>alert(1)</script> & "q"') in page
         parsed = parse(page)
         assert set(parsed.tags) <= PAGE_TAGS
         assert set(attr[1] for attr in parsed.attrs) <= PAGE_ATTRS
@@ -498,7 +555,7 @@ class TestHtml:
         hrefs = parsed.values('href')
         assert len(ids) == 2
         assert all(SAFE_ID.match(i) for i in ids), ids
-        assert ids[0] == 'host-evil_3c_script_3e_alert_28_1_29__3c__2f_script_3e__20__26__20__22_dq_22__20__27_sq_27_'
+        assert ids[0] == 'host-1-evil_script_alert_1___script_____dq___sq_'
         assert hrefs == ['#' + i for i in ids]
 
     def test_anchors_are_unique(self, facts):
@@ -597,7 +654,9 @@ class TestMarkdown:
         ('a_b*c`d[e]#f~g\\h', 'a\\_b\\*c\\`d\\[e\\]\\#f\\~g\\\\h'),
     ])
     def test_cell(self, value, expected):
-        assert _fleet_report_markdown._cell(value) == expected
+        text = render_markdown(build_report([], {}, generated=value))
+        assert text.split('\n')[2] == ('0 hosts: **0 ok**, **0 failed**, **0 unreachable**. Generated %s by the '
+                                       'nsops.namespaces fleet role.' % expected)
 
     @pytest.mark.parametrize('value, expected', [
         (None, '-'),
@@ -609,8 +668,14 @@ class TestMarkdown:
         ('`edge`', '`` `edge` ``'),
         ('two\nlines', '`two lines`'),
     ])
-    def test_code(self, value, expected):
-        assert _fleet_report_markdown._code(value) == expected
+    def test_code(self, value, expected, facts):
+        container = dict(nginx_container(), id=None, name=value, runtime='lxc')
+        declared = {'name': 'web', 'container_name': 'x'}
+        hostvars = {'h': {'ansible_facts': {'namespaces': facts},
+                          'fleet_container_results': registered([loop_result('fleet_container', declared,
+                                                                             containers=[container])])}}
+        rows = [line for line in render_markdown(build_report(['h'], hostvars)).split('\n') if line.startswith('| web |')]
+        assert rows[-1].startswith('| web | %s | lxc |' % expected), rows
 
     def test_header_and_problems(self, report):
         text = render_markdown(report)
@@ -641,7 +706,7 @@ class TestMarkdown:
         for table in tables:
             assert all(len(row) == len(table[0]) for row in table), table
             assert all(re.match(r'^-{3}:?$', cell) for cell in table[1]), table[1]
-        assert len(fences) == 4        # the PID and user trees of web1 and db1
+        assert len(fences) == 8        # the PID, user, net and mnt trees of web1 and db1
 
     def test_numeric_columns_are_right_aligned(self, report):
         text = render_markdown(report)
@@ -725,7 +790,7 @@ class TestEdges:
         assert value['summary'] == {'hosts': 0, 'status_counts': {'ok': 0, 'failed': 0, 'unreachable': 0},
                                     'namespace_totals': dict((t, 0) for t in NS_TYPES), 'unreachable': [], 'failed': []}
         assert (value['hosts'], value['containers'], value['isolated_processes']) == ([], [], [])
-        page = render_html(value)
+        page = tight(render_html(value))
         assert '0 hosts &middot; generated %s' % GENERATED in page
         assert '<h2>Problems</h2><p>None: every host completed.</p>' in page
         assert '<section' not in page and 'Containers' not in page and 'Isolated processes' not in page
@@ -742,7 +807,7 @@ class TestEdges:
         assert (host['status'], host['problems']) == ('ok', [])
         assert host['namespaces']['counts'] == dict((t, 0) for t in NS_TYPES)
         assert host['namespaces']['total'] == 0
-        assert host['trees'] == {'pid': {'roots': 0, 'rows': []}, 'user': {'roots': 0, 'rows': []}}
+        assert host['trees'] == dict((t, {'roots': 0, 'rows': []}) for t in ('pid', 'user', 'net', 'mnt'))
         assert report_errors(value) == []
         page = render_html(value)
         assert '<b>PID namespace tree</b> <span class="muted">none</span>' in page

@@ -95,9 +95,9 @@ def check_privilege():
     missing = [name for bit, name in ((CAP_SYS_ADMIN, 'CAP_SYS_ADMIN'), (CAP_SYS_PTRACE, 'CAP_SYS_PTRACE'))
                if not caps & (1 << bit)]
     raise EntrypointError('privilege', 'the connection runs as UID %d on the node%s: entering a container needs '
-                                        'root there; connect as root or set nsops_node_become: true (passwordless '
-                                        'sudo on the node)' % (os.geteuid(), ' without %s' % ', '.join(missing)
-                                                               if missing else ''))
+                                       'root there; connect as root or set nsops_node_become: true (passwordless '
+                                       'sudo on the node)' % (os.geteuid(), ' without %s' % ', '.join(missing)
+                                                              if missing else ''))
 
 
 def find_init(request):
@@ -114,15 +114,15 @@ def find_init(request):
             label_of(request), ', '.join(sorted(set(record['state'] for record in records)))))
     if len(running) > 1:
         raise EntrypointError('request', 'container %s is ambiguous: %d containers match (%s); select it by its '
-                                          'full id' % (label_of(request), len(running),
-                                                       ', '.join(r['id'] or r['name'] for r in running)))
+                                         'full id' % (label_of(request), len(running),
+                                                      ', '.join(r['id'] or r['name'] for r in running)))
     record = running[0]
     init = [process for process in record['processes'] if process['pid'] == record['init_pid']]
     if not init or not init[0]['verified'] or init[0]['starttime'] is None:
         raise EntrypointError('gone', 'the init process of container %s could not be verified against its cgroups '
-                                       '(%s): it is exiting or being replaced' % (
-                                           label_of(request), '; '.join(init[0]['mismatches']) if init else
-                                           'it left the container'))
+                                      '(%s): it is exiting or being replaced' % (
+                                          label_of(request), '; '.join(init[0]['mismatches']) if init else
+                                          'it left the container'))
     return record, record['init_pid'], init[0]['starttime']
 
 
@@ -152,9 +152,9 @@ def run_exec(request):
     def exec_failed(code):
         if enter_all:
             raise EntrypointError('shell', 'container %s has no usable %s (%s): namespaces: all runs commands with '
-                                            'the container\'s own shell and Python; for a distroless container use '
-                                            'the sidecar mode, namespaces: [net, pid, uts, ipc, cgroup], which runs '
-                                            'them with the node\'s' % (label_of(request), shell, os.strerror(code)))
+                                           'the container\'s own shell and Python; for a distroless container use '
+                                           'the sidecar mode, namespaces: [net, pid, uts, ipc, cgroup], which runs '
+                                           'them with the node\'s' % (label_of(request), shell, os.strerror(code)))
         raise EntrypointError('shell', 'cannot run %s on the node: %s' % (shell, os.strerror(code)))
 
     with target:
@@ -204,7 +204,7 @@ def run_put(request):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise EntrypointError('file', 'cannot write %s in container %s: %s'
-                               % (path, label_of(request), os.strerror(exc.errno)))
+                              % (path, label_of(request), os.strerror(exc.errno)))
     try:
         if not request.get('empty'):
             _copy(sys.stdin.fileno(), fd)
@@ -221,7 +221,7 @@ def run_fetch(request):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise EntrypointError('file', 'cannot read %s in container %s: %s'
-                               % (path, label_of(request), os.strerror(exc.errno)))
+                              % (path, label_of(request), os.strerror(exc.errno)))
     try:
         _copy(fd, sys.stdout.fileno())
     finally:

@@ -292,8 +292,7 @@ class TestBuildReport:
         """net and mnt namespaces under the user namespace owning each (lsns -Towner); one of
         unknown owner is a root of its own, after the user trees."""
         user = ns_ref('user', INIT['user'])
-        nets = sorted((r for r, ns in facts['namespaces'].items() if ns['type'] == 'net'),
-                      key=lambda r: facts['namespaces'][r]['inode'])
+        nets = sorted((r for r in facts['namespaces'] if r.startswith('net:')), key=lambda r: int(r[5:-1]))
         for ref in nets[:-1]:
             facts['namespaces'][ref]['owner'] = user
         facts['namespaces'][nets[-1]]['owner'] = None

@@ -80,25 +80,30 @@ nsops_find_python() {
     return 1
 }
 
-nsops_venv() {
-    local req="$NSOPS_REPO/tests/requirements.txt" con="$NSOPS_REPO/tests/constraints.txt"
-    local stamp="$NSOPS_VENV/.requirements.sha256" want base
-    # Recreate the venv when its interpreter is gone (e.g. pyenv reinstalled).
-    if ! "$NSOPS_VENV/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+# A Python 3.11 venv at $1 with the requirements file $2 (and constraints $3) installed,
+# reinstalled only when their hash changed; recreated when its interpreter is gone
+# (e.g. pyenv reinstalled).
+nsops_make_venv() {
+    local venv="$1" req="$2" con="${3:-}" stamp="$1/.requirements.sha256" want base
+    if ! "$venv/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
         base="$(nsops_find_python)" || return 1
-        nsops_log "creating venv $NSOPS_VENV with $base"
-        rm -rf "$NSOPS_VENV"
-        "$base" -m venv "$NSOPS_VENV" || return 1
+        nsops_log "creating venv $venv with $base"
+        rm -rf "$venv"
+        "$base" -m venv "$venv" || return 1
     fi
-    want="$(cat "$req" "$con" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+    want="$(cat "$req" ${con:+"$con"} 2>/dev/null | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        nsops_log "installing tests/requirements.txt into .venv"
+        nsops_log "installing ${req#"$NSOPS_REPO"/} into ${venv#"$NSOPS_REPO"/}"
         # The pipe hides pip's exit status; check it through PIPESTATUS.
-        "$NSOPS_VENV/bin/python" -m pip install --disable-pip-version-check -q \
-            -r "$req" -c "$con" 2>&1 | nsops_pip_filter
-        [ "${PIPESTATUS[0]}" -eq 0 ] || { nsops_log "ERROR: pip install failed"; return 1; }
+        "$venv/bin/python" -m pip install --disable-pip-version-check -q \
+            -r "$req" ${con:+-c "$con"} 2>&1 | nsops_pip_filter
+        [ "${PIPESTATUS[0]}" -eq 0 ] || { nsops_log "ERROR: pip install into $venv failed"; return 1; }
         printf '%s\n' "$want" >"$stamp"
     fi
+}
+
+nsops_venv() {
+    nsops_make_venv "$NSOPS_VENV" "$NSOPS_REPO/tests/requirements.txt" "$NSOPS_REPO/tests/constraints.txt"
 }
 
 # The oldest ansible-core that requires_ansible admits (tests/requirements-oldest.txt),
@@ -107,20 +112,7 @@ nsops_venv() {
 NSOPS_VENV_OLDEST="$NSOPS_REPO/.venv-oldest"
 export NSOPS_VENV_OLDEST
 nsops_oldest_venv() {
-    local req="$NSOPS_REPO/tests/requirements-oldest.txt" stamp="$NSOPS_VENV_OLDEST/.requirements.sha256" want base
-    if ! "$NSOPS_VENV_OLDEST/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
-        base="$(nsops_find_python)" || return 1
-        nsops_log "creating venv $NSOPS_VENV_OLDEST with $base"
-        rm -rf "$NSOPS_VENV_OLDEST"
-        "$base" -m venv "$NSOPS_VENV_OLDEST" || return 1
-    fi
-    want="$(sha256sum <"$req" | cut -d' ' -f1)"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        nsops_log "installing tests/requirements-oldest.txt into .venv-oldest"
-        "$NSOPS_VENV_OLDEST/bin/python" -m pip install --disable-pip-version-check -q -r "$req" 2>&1 | nsops_pip_filter
-        [ "${PIPESTATUS[0]}" -eq 0 ] || { nsops_log "ERROR: pip install into .venv-oldest failed"; return 1; }
-        printf '%s\n' "$want" >"$stamp"
-    fi
+    nsops_make_venv "$NSOPS_VENV_OLDEST" "$NSOPS_REPO/tests/requirements-oldest.txt"
 }
 
 # antsibull-nox and nox (tests/requirements-nox.txt) in $REPO/.venv-nox, for the lint
@@ -128,20 +120,7 @@ nsops_oldest_venv() {
 NSOPS_VENV_NOX="$NSOPS_REPO/.venv-nox"
 export NSOPS_VENV_NOX
 nsops_nox_venv() {
-    local req="$NSOPS_REPO/tests/requirements-nox.txt" stamp="$NSOPS_VENV_NOX/.requirements.sha256" want base
-    if ! "$NSOPS_VENV_NOX/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
-        base="$(nsops_find_python)" || return 1
-        nsops_log "creating venv $NSOPS_VENV_NOX with $base"
-        rm -rf "$NSOPS_VENV_NOX"
-        "$base" -m venv "$NSOPS_VENV_NOX" || return 1
-    fi
-    want="$(sha256sum <"$req" | cut -d' ' -f1)"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        nsops_log "installing tests/requirements-nox.txt into .venv-nox"
-        "$NSOPS_VENV_NOX/bin/python" -m pip install --disable-pip-version-check -q -r "$req" 2>&1 | nsops_pip_filter
-        [ "${PIPESTATUS[0]}" -eq 0 ] || { nsops_log "ERROR: pip install into .venv-nox failed"; return 1; }
-        printf '%s\n' "$want" >"$stamp"
-    fi
+    nsops_make_venv "$NSOPS_VENV_NOX" "$NSOPS_REPO/tests/requirements-nox.txt"
 }
 
 # Running from a checkout: ansible.cfg sets collections_path = ./.collections.

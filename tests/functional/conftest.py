@@ -33,6 +33,16 @@ PYTHON = os.path.realpath(sys.executable)
 BIN_DIR = os.environ.get('NSOPS_ANSIBLE_BIN_DIR') or os.path.dirname(sys.executable)
 
 
+def discover_full(**kwargs):
+    """discover() in the full shape (nsops.namespaces.ns_expand): lsns's columns in every
+    record, for the comparisons with lsns. The lean result must be schema version 2."""
+    from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts  # pylint: disable=import-outside-toplevel
+    from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover  # pylint: disable=import-outside-toplevel
+    lean = discover(**kwargs)
+    assert lean['discovery']['schema_version'] == 2 and 'pids' in lean
+    return expand_facts(lean)
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason='functional tests create namespaces and need root')

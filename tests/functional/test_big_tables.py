@@ -11,17 +11,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover as discover_lean
+from conftest import discover_full as discover
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcRoot, read_mountinfo
-
-
-def discover(**kwargs):
-    """discover() in the full shape (nsops.namespaces.ns_expand): lsns's columns in every
-    record. The lean result is checked against the schema first."""
-    lean = discover_lean(**kwargs)
-    assert lean['discovery']['schema_version'] == 2 and 'pids' in lean
-    return expand_facts(lean)
 
 
 NETNS_COUNT = 150

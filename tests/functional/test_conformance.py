@@ -26,21 +26,12 @@ import uuid
 
 import pytest
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover as discover_lean
+from conftest import discover_full as discover
 from ansible_collections.nsops.namespaces.plugins.module_utils._sockets.engine import Query, socket_info
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 'bench'))
 import _harness  # noqa: E402  pylint: disable=wrong-import-position,import-error
-
-
-def discover(**kwargs):
-    """discover() in the full shape (nsops.namespaces.ns_expand): lsns's columns in every
-    record. The lean result is checked against the schema first."""
-    lean = discover_lean(**kwargs)
-    assert lean['discovery']['schema_version'] == 2 and 'pids' in lean
-    return expand_facts(lean)
 
 
 ALL_SOURCES = ('tasks', 'fds', 'sockets', 'bind_mounts')

@@ -11,21 +11,11 @@ import tempfile
 
 import pytest
 
-from conftest import run_playbook, task_results
+from conftest import discover_full as discover, run_playbook, task_results
 from nslab import NamespaceLab, ns_inode, wait_for
 
 from ansible_collections.nsops.namespaces.plugins.filter.pid_map import pid_map
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover as discover_lean
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import assert_valid
-
-
-def discover(**kwargs):
-    """discover() in the full shape (nsops.namespaces.ns_expand): lsns's columns in every
-    record. The lean result is checked against the schema first."""
-    lean = discover_lean(**kwargs)
-    assert lean['discovery']['schema_version'] == 2 and 'pids' in lean
-    return expand_facts(lean)
 
 
 # In a private mount namespace below a scratch dir D:

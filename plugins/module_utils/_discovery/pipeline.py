@@ -599,6 +599,7 @@ def to_facts(state, duration):
                      key=lambda n: (n.type, n.inode))
     devices = collections.Counter(ns.dev for ns in ordered if ns.dev is not None)
     nsfs_dev = devices.most_common(1)[0][0] if devices else None
+    initial_user = initial_user_ref(state.initial)
     facts = {
         'discovery': {
             'schema_version': SCHEMA_VERSION,
@@ -625,7 +626,7 @@ def to_facts(state, duration):
         },
         'initial': dict(state.initial),
         'self': own,
-        'namespaces': dict((ns.ref, ns.to_facts(nsfs_dev, initial_user_ref(state.initial))) for ns in ordered),
+        'namespaces': dict((ns.ref, ns.to_facts(nsfs_dev, initial_user)) for ns in ordered),
         'pids': dict((str(pid), state.processes[pid].lowest_facts())
                      for pid in sorted(set(min(ns.pids) for ns in ordered if ns.pids))),
         'roots': dict((t, sorted(ns.ref for ns in ordered if ns.type == t and ns.parent is None))

@@ -12,11 +12,14 @@ author: nsops developers (@nsops)
 description:
   - The namespace facts of M(nsops.namespaces.namespace_facts) are lean (schema version 2,
     C(discovery.schema_version)) - a record holds only what its key does not already say
-    and what is not empty, and the command, UID and user of a namespace's lowest PID are
-    in the C(pids) table, once per process.
+    and what is not empty, and the PPID, name, UID (and, with C(command_lines), the
+    command line) of a namespace's lowest PID are in the C(pids) table, once per process,
+    with user names in C(users).
   - This filter gives the full shape (schema version 1) - each record in C(namespaces)
     again has C(type), C(inode), C(dev), C(ref), C(ppid), C(command), C(uid) and C(user)
-    of its lowest PID, and every list and flag, empty or not. The C(pids) table is dropped.
+    of its lowest PID, and every list and flag, empty or not. C(command) is the command
+    line when the facts have it, else the process name. The C(pids) and C(users) tables
+    are dropped.
   - Facts that already have the full shape are returned unchanged.
 options:
   _input:
@@ -26,8 +29,9 @@ options:
 '''
 
 EXAMPLES = r'''
-- name: Gather namespace facts
+- name: Gather namespace facts with command lines
   nsops.namespaces.namespace_facts:
+    command_lines: true
 
 - name: The command of every network namespace's lowest PID, from the full records
   ansible.builtin.debug:

@@ -70,6 +70,16 @@ options:
       - Off by default because it makes the facts large on busy hosts.
     type: bool
     default: false
+  command_lines:
+    description:
+      - Also give the command line of each namespace's lowest PID, lsns's COMMAND column
+        (RV(ansible_facts.namespaces.pids.command)).
+      - Off by default because command lines are most of the facts' size on hosts with many
+        namespaces (often a few hundred bytes per namespace); without them the table has
+        each process's name (RV(ansible_facts.namespaces.pids.name), as C(ps -o comm)
+        shows it).
+    type: bool
+    default: false
   mounts:
     description:
       - Also return C(mounts), the mount table of every mount namespace from its
@@ -97,10 +107,10 @@ notes:
   - Namespace identity is the nsfs device and inode. The inode alone is unique on a
     running kernel and is what the keys of RV(ansible_facts.namespaces.namespaces)
     (V(net:[4026531833])) and C(lsns) show.
-  - The facts are sized for fleets. With the default options a busy host returns about
-    half a kilobyte per namespace plus the command line of each namespace's lowest PID
-    once; the process table (O(processes)) and the mount tables (O(mounts)) are the large
-    optional parts.
+  - The facts are sized for fleets. With the default options a host returns about sixty
+    bytes per namespace plus one short entry per lowest PID; command lines
+    (O(command_lines)), the process table (O(processes)) and the mount tables (O(mounts))
+    are the large optional parts.
   - The facts follow the JSON Schema shipped as C(meta/schemas/namespace_facts.json) in the collection.
   - Each process is visited once. On a host with 400 processes or more the visits are
     spread over up to one forked helper per CPU (at most four); the helpers only read
@@ -123,10 +133,15 @@ EXAMPLES = r'''
   nsops.namespaces.namespace_facts:
   become: true
 
+- name: Gather namespace facts with the command line of each namespace's lowest PID, as lsns shows it
+  nsops.namespaces.namespace_facts:
+    command_lines: true
+  become: true
+
 - name: Show every network namespace with its process count and command
   ansible.builtin.debug:
     msg: "{{ item.ref }}: {{ item.nprocs }} processes, {{ item.command }}"
-  loop: "{{ ansible_facts.namespaces.namespaces.values() | selectattr('type', 'eq', 'net') }}"
+  loop: "{{ (ansible_facts.namespaces | nsops.namespaces.ns_expand).namespaces.values() | selectattr('type', 'eq', 'net') }}"
   loop_control:
     label: "{{ item.ref }}"
 
@@ -370,24 +385,32 @@ ansible_facts:
           returned: always
           type: dict
           sample:
-            "3120": {ppid: 3119, command: sleep infinity, uid: 0, user: root}
+            "3120": {ppid: 3119, name: sleep, uid: 0}
           contains:
             ppid:
               description: Parent PID (lsns PPID; 0 for PID 1 and kthreadd).
               type: int
               returned: always
+            name:
+              description: The process name the kernel keeps (C(/proc/PID/comm), at most 15 characters).
+              type: str
+              returned: always
             command:
               description: Command line, or the name of a kernel thread (lsns COMMAND).
               type: str
-              returned: always
+              returned: when O(command_lines) is true
             uid:
               description: Owner of C(/proc/PID) (lsns UID) - the effective UID, root when the process is not dumpable; V(null) when unreadable.
               type: int
               returned: always
-            user:
-              description: Name of RV(ansible_facts.namespaces.pids.uid) in the module host's user database (lsns USER).
-              type: str
-              returned: when the UID has a name
+        users:
+          description:
+            - Name in the module host's user database (lsns USER) of each UID in
+              RV(ansible_facts.namespaces.pids), keyed by the UID as a string; UIDs without a
+              name are left out.
+          returned: always
+          type: dict
+          sample: {"0": root, "1000": alice}
         roots:
           description: References of the PID and user namespaces without a (visible) parent.
           returned: always
@@ -571,6 +594,7 @@ def main():
             sources=dict(type='list', elements='str', choices=list(SOURCES), default=list(DEFAULT_SOURCES)),
             types=dict(type='list', elements='str', choices=list(NS_TYPES), default=list(NS_TYPES)),
             processes=dict(type='bool', default=False),
+            command_lines=dict(type='bool', default=False),
             mounts=dict(type='bool', default=False),
             pids=dict(type='list', elements='int', default=[]),
         ),

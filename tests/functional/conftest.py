@@ -35,9 +35,11 @@ BIN_DIR = os.environ.get('NSOPS_ANSIBLE_BIN_DIR') or os.path.dirname(sys.executa
 
 def discover_full(**kwargs):
     """discover() in the full shape (nsops.namespaces.ns_expand): lsns's columns in every
-    record, for the comparisons with lsns. The lean result must be schema version 2."""
+    record, command lines included, for the comparisons with lsns. The lean result must be
+    schema version 2."""
     from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts  # pylint: disable=import-outside-toplevel
     from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover  # pylint: disable=import-outside-toplevel
+    kwargs.setdefault('command_lines', True)
     lean = discover(**kwargs)
     assert lean['discovery']['schema_version'] == 2 and 'pids' in lean
     return expand_facts(lean)

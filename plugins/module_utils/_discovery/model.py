@@ -159,12 +159,13 @@ class Process:
             return ' '.join(self.cmdline)
         return self.comm
 
-    def lowest_facts(self):
+    def lowest_facts(self, command_lines=False):
         """The ``pids`` entry of a process that is the lowest PID of a namespace: lsns's
-        PPID, COMMAND, UID and USER columns."""
-        entry = {'ppid': self.ppid, 'command': self.command, 'uid': self.owner_uid}
-        if self.user is not None:
-            entry['user'] = self.user
+        PPID and UID columns, the process name and, when asked for, lsns's COMMAND (the
+        user name of the UID is in the facts' ``users``)."""
+        entry = {'ppid': self.ppid, 'name': self.comm, 'uid': self.owner_uid}
+        if command_lines:
+            entry['command'] = self.command
         return entry
 
     def to_facts(self, types=NS_TYPES):
@@ -195,12 +196,16 @@ def _owner(nstype, record, initial_user):
     return initial_user
 
 
-def expand_record(ref, record, pids, nsfs_dev, initial_user=None):
+def expand_record(ref, record, pids, nsfs_dev, initial_user=None, users=None):
     """A schema 2 record as version 1 had it: type, inode, dev, ref, lsns's columns of
-    the lowest PID from ``pids`` (the facts' ``pids`` table), and every empty field."""
+    the lowest PID from ``pids`` and ``users`` (the facts' tables), and every empty field.
+
+    ``command`` is the command line when the facts have it (option ``command_lines``),
+    else the process name."""
     nstype, inode = parse_ns_ref(ref)
     lowest = record.get('pid')
     info = (pids.get(str(lowest)) if lowest is not None else None) or {}
+    uid = info.get('uid')
     full = {
         'type': nstype,
         'inode': inode,
@@ -209,9 +214,9 @@ def expand_record(ref, record, pids, nsfs_dev, initial_user=None):
         'nprocs': record.get('nprocs', 0),
         'pid': lowest,
         'ppid': info.get('ppid'),
-        'command': info.get('command'),
-        'uid': info.get('uid'),
-        'user': info.get('user'),
+        'command': info['command'] if 'command' in info else info.get('name'),
+        'uid': uid,
+        'user': (users or {}).get(str(uid)) if uid is not None else None,
         'netnsid': record.get('netnsid'),
         'leaders': list(record['leaders']) if 'leaders' in record else ([lowest] if lowest is not None else []),
         'ealdorman': record['ealdorman'] if 'ealdorman' in record else lowest,
@@ -244,9 +249,11 @@ def expand_facts(facts):
     pids = facts.get('pids') or {}
     nsfs_dev = discovery.get('nsfs_dev')
     initial_user = initial_user_ref(facts.get('initial') or {})
+    users = facts.get('users') or {}
     expanded = dict(facts)
-    expanded['namespaces'] = dict((ref, expand_record(ref, record, pids, nsfs_dev, initial_user))
+    expanded['namespaces'] = dict((ref, expand_record(ref, record, pids, nsfs_dev, initial_user, users))
                                   for ref, record in (facts.get('namespaces') or {}).items())
     expanded['discovery'] = dict(discovery, schema_version=1)
     expanded.pop('pids', None)
+    expanded.pop('users', None)
     return expanded

@@ -64,8 +64,9 @@ class Discovery:
     """The state the steps share."""
 
     def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None,
-                 types=NS_TYPES, fd_links=(), mount_tables=False):
+                 types=NS_TYPES, fd_links=(), mount_tables=False, command_lines=False):
         self.root = ProcRoot(proc_root)
+        self.command_lines = command_lines  # the pids table gets each command line
         self.sources = tuple(s for s in SOURCES if s in sources)
         self.types = tuple(t for t in NS_TYPES if t in types)
         # Links read per process: the types asked for, their *_for_children links, and
@@ -142,6 +143,7 @@ def pass_plan(state):
         relations=state.is_procfs,
         bind_mounts='bind_mounts' in state.sources,
         leader_details=True,
+        command_lines=state.command_lines,
         live=state.is_procfs,
         mounts=state.want_mounts)
 
@@ -416,8 +418,8 @@ def pick_leaders(state):
 
 
 def describe_lowest(state):
-    """lsns's columns of each namespace come from its lowest PID: its command line and
-    the UID and user lsns shows (the owner of /proc/PID)."""
+    """lsns's columns of each namespace come from its lowest PID: the UID and user lsns
+    shows (the owner of /proc/PID) and, when asked for, its command line."""
     procs = state.processes
     details = state.found.details  # read by the process pass for possible leaders
     users = {}
@@ -425,10 +427,12 @@ def describe_lowest(state):
         proc = procs[pid]
         if pid in details:
             text, proc.owner_uid = details[pid]
-            proc.cmdline = procfs.parse_cmdline(text)
+            if text is not None:
+                proc.cmdline = procfs.parse_cmdline(text)
         else:
             try:
-                proc.cmdline = procfs.read_cmdline(state.root, pid)
+                if state.command_lines:
+                    proc.cmdline = procfs.read_cmdline(state.root, pid)
                 proc.owner_uid = procfs.read_owner_uid(state.root, pid, state.is_procfs)
             except (OSError, ProcParseError) as exc:
                 if classify(exc) == MALFORMED:
@@ -543,14 +547,15 @@ _OPTIONAL = {'tasks': ('tasks',), 'fds': ('fds', 'sockets'), 'bind_mounts': ('bi
 
 
 def discover(proc_root='/proc', sources=DEFAULT_SOURCES, process_table=False, pids=None, types=NS_TYPES,
-             mount_tables=False):
+             mount_tables=False, command_lines=False):
     """Run the pipeline; returns the ``ansible_facts.namespaces`` dict.
 
     ``types`` limits the namespace types reported (like ``lsns -t``); fewer types mean
     fewer links read per process. ``mount_tables`` adds ``mounts``: the mount table of
     every mount namespace (needs the mnt type).
     """
-    return _run(Discovery(proc_root, sources, process_table, pids, types, mount_tables=mount_tables))
+    return _run(Discovery(proc_root, sources, process_table, pids, types, mount_tables=mount_tables,
+                          command_lines=command_lines))
 
 
 def discover_with_fd_links(proc_root, sources, types, fd_links):
@@ -600,6 +605,13 @@ def to_facts(state, duration):
     devices = collections.Counter(ns.dev for ns in ordered if ns.dev is not None)
     nsfs_dev = devices.most_common(1)[0][0] if devices else None
     initial_user = initial_user_ref(state.initial)
+    pids = {}
+    users = {}
+    for pid in sorted(set(min(ns.pids) for ns in ordered if ns.pids)):
+        proc = state.processes[pid]
+        pids[str(pid)] = proc.lowest_facts(state.command_lines)
+        if proc.user is not None:
+            users[proc.owner_uid] = proc.user
     facts = {
         'discovery': {
             'schema_version': SCHEMA_VERSION,
@@ -627,8 +639,8 @@ def to_facts(state, duration):
         'initial': dict(state.initial),
         'self': own,
         'namespaces': dict((ns.ref, ns.to_facts(nsfs_dev, initial_user)) for ns in ordered),
-        'pids': dict((str(pid), state.processes[pid].lowest_facts())
-                     for pid in sorted(set(min(ns.pids) for ns in ordered if ns.pids))),
+        'pids': pids,
+        'users': dict((str(uid), user) for uid, user in sorted(users.items())),
         'roots': dict((t, sorted(ns.ref for ns in ordered if ns.type == t and ns.parent is None))
                       for t in HIERARCHICAL_TYPES),
     }
@@ -646,8 +658,9 @@ class Request:
     """What namespace_facts is asked: the proc root, the sources and types, the process table."""
 
     def __init__(self, proc_root='/proc', sources=DEFAULT_SOURCES, types=NS_TYPES, processes=False, pids=None,
-                 mounts=False):
+                 mounts=False, command_lines=False):
         self.mounts = mounts
+        self.command_lines = command_lines
         self.proc_root = proc_root
         self.sources = sources
         self.types = types
@@ -662,11 +675,12 @@ class Request:
         """
         pids = check_pids(params['pids'], error=DiscoveryError)
         return cls(params['proc_root'], params['sources'], params['types'], params['processes'], pids,
-                   mounts=params.get('mounts', False))
+                   mounts=params.get('mounts', False), command_lines=params.get('command_lines', False))
 
 
 def run(request):
     """The namespace_facts result: the facts, and their discovery warnings for the module to show."""
     facts = discover(proc_root=request.proc_root, sources=request.sources, process_table=request.processes,
-                     pids=request.pids, types=request.types, mount_tables=request.mounts)
+                     pids=request.pids, types=request.types, mount_tables=request.mounts,
+                     command_lines=request.command_lines)
     return {'changed': False, 'ansible_facts': {'namespaces': facts}, 'warnings': list(facts['discovery']['warnings'])}

@@ -36,10 +36,11 @@ class PassPlan:
     """What the pass reads. Plain attributes: it travels to the workers by fork."""
 
     def __init__(self, root, link_names, fd_prefixes=(), relations=False, bind_mounts=False,
-                 leader_details=False, live=False, mounts=False):
+                 leader_details=False, live=False, mounts=False, command_lines=False):
         self.root = root
         self.link_names = tuple(link_names)
-        self.leader_details = leader_details    # cmdline and owner uid of possible leaders
+        self.leader_details = leader_details    # owner uid of possible leaders
+        self.command_lines = command_lines      # ... and their command lines
         self.live = live                        # a live procfs: /proc/PID owners mean something
         self.fd_prefixes = tuple(fd_prefixes)   # fd link texts to keep (none: no fd scan)
         self.relations = relations              # nsfs ioctls (a live procfs only)
@@ -51,7 +52,7 @@ class PassResult:
     """What the pass found, merged over the workers."""
 
     def __init__(self):
-        self.details = {}       # pid -> (raw cmdline text, real uid) of possible leaders
+        self.details = {}       # pid -> (raw cmdline text or None, owner uid) of possible leaders
         self.fd_refs = []       # (pid, [(fd, link text)])
         self.fd_unreadable = 0  # processes whose fds could not be read (exited ones not counted)
         self.relations = {}     # (type, inode) -> (parent inode, owner inode, owner uid)
@@ -149,7 +150,7 @@ def read_chunk(plan, pids):
                 fd_refs.append((pid, found))
         if new_set:  # else these namespaces were looked at with an earlier process
             _first_visit(plan, pid, links, relations, mountinfo)
-    details = _leader_details(root, rows, plan.live) if plan.leader_details else {}
+    details = _leader_details(root, rows, plan.live, plan.command_lines) if plan.leader_details else {}
     return rows, link_sets, details, fd_refs, fd_unreadable, relations, mountinfo
 
 
@@ -179,9 +180,10 @@ def _first_visit(plan, pid, links, relations, mountinfo):
             _describe_link(plan.root, pid, name, nstype, inode, relations)
 
 
-def _leader_details(root, rows, live):
-    """pid -> (raw cmdline text, real uid) of each process that may lead a namespace: its parent
-    is not in this chunk, or has other links. Unreadable ones are left to the caller."""
+def _leader_details(root, rows, live, command_lines):
+    """pid -> (raw cmdline text, owner uid) of each process that may lead a namespace: its
+    parent is not in this chunk, or has other links. The text is None unless
+    ``command_lines``. Unreadable ones are left to the caller."""
     index_of = dict((row[0], row[5]) for row in rows if len(row) > 2)  # this worker's
     details = {}
     for row in rows:
@@ -189,7 +191,7 @@ def _leader_details(root, rows, live):
             continue
         pid = row[0]
         try:
-            cmdline = procfs.read_cmdline_text(root, pid)
+            cmdline = procfs.read_cmdline_text(root, pid) if command_lines else None
             uid = procfs.read_owner_uid(root, pid, live)
         except (OSError, ProcParseError):
             continue

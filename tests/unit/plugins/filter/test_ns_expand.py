@@ -25,13 +25,22 @@ V1_FIELDS = ('type', 'inode', 'dev', 'ref', 'nprocs', 'pid', 'ppid', 'command', 
              'loose_threads', 'fds', 'sockets', 'bind_mounts')
 
 
-@pytest.fixture(scope='module')
-def lean():
+def _lean(command_lines):
     with scratch_dir() as path:
         tree = container_host(pathlib.Path(path) / 'proc')
-        facts = discover(proc_root=tree.path, sources=('tasks', 'fds', 'bind_mounts'))
+        facts = discover(proc_root=tree.path, sources=('tasks', 'fds', 'bind_mounts'), command_lines=command_lines)
     assert_valid(facts)
     return json.loads(json.dumps(facts))   # as the controller gets them
+
+
+@pytest.fixture(scope='module')
+def lean():
+    return _lean(command_lines=True)
+
+
+@pytest.fixture(scope='module')
+def lean_default():
+    return _lean(command_lines=False)
 
 
 def test_registered():
@@ -51,6 +60,20 @@ def test_lowest_pid_columns_come_from_pids(lean):
     record = ns_expand(lean)['namespaces'][ns_ref('net', C_NET)]
     lowest = lean['pids'][str(record['pid'])]
     assert (record['ppid'], record['command'], record['uid']) == (lowest['ppid'], lowest['command'], lowest['uid'])
+    assert record['user'] == lean['users'][str(lowest['uid'])]
+
+
+def test_without_command_lines_the_command_is_the_process_name(lean, lean_default):
+    full = ns_expand(lean)['namespaces']
+    short = ns_expand(lean_default)['namespaces']
+    assert set(full) == set(short)
+    for key, record in short.items():
+        lowest = lean_default['pids'].get(str(record['pid']))
+        assert record['command'] == (lowest['name'] if lowest else None), key
+        assert 'command' not in (lowest or {}), key
+        # Everything else is the same as with command lines.
+        assert dict(record, command=None) == dict(full[key], command=None), key
+    assert any(record['command'] != short[key]['command'] for key, record in full.items())
 
 
 def test_a_namespace_without_processes(lean):

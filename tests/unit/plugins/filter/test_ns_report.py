@@ -165,8 +165,12 @@ class TestReport:
     def test_discovered_fixture(self):
         with scratch_dir() as path:
             tree = container_host(pathlib.Path(path) / 'proc')
-            facts = discover(proc_root=tree.path)
+            facts = discover(proc_root=tree.path, command_lines=True)
+            names_only = discover(proc_root=tree.path)
         text = ns_report(facts, 'fixture')
+        # Without command lines the report shows the process names.
+        assert any(line.startswith('  pid:[%d]  6 procs  pid 1  systemd' % INIT['pid'])
+                   for line in section(ns_report(names_only, 'fixture'), 'PID namespaces'))
         pid_lines = section(text, 'PID namespaces')
         assert pid_lines[0] == 'PID namespaces (tree, 3 roots)'
         assert any(line.startswith('  pid:[%d]  6 procs  pid 1  /sbin/init' % INIT['pid']) for line in pid_lines)

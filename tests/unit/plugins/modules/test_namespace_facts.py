@@ -99,11 +99,12 @@ class TestSuccess:
             tree = container_host(pathlib.Path(path) / 'proc')
             tree.add_process(700, comm='odd', ppid=1, starttime=3, ns={'uts': 4026539500},
                              cmdline=b'\xff\xfe\x00--flag\x00')
-            code, result = run_module(namespace_facts, proc_root=tree.path)
+            code, result = run_module(namespace_facts, proc_root=tree.path, command_lines=True)
         assert code == 0
         facts = result['ansible_facts']['namespaces']
         record = facts['namespaces'][ns_ref('uts', 4026539500)]
         assert facts['pids'][str(record['pid'])]['command'].endswith(' --flag')
+        assert facts['pids'][str(record['pid'])]['name'] == 'odd'
 
     @pytest.mark.skipif(not os.path.exists('/proc/self/ns/net'), reason='needs Linux /proc')
     def test_real_proc(self, run_module):

@@ -97,10 +97,10 @@ def fixture_facts_fixture():
     """Namespace facts of container_host, and of the same host plus the hostile process."""
     with scratch_dir() as path:
         tree = container_host(os.path.join(path, 'proc'))
-        plain_facts = discover(proc_root=str(tree), sources=('tasks', 'fds', 'bind_mounts'))
+        plain_facts = discover(proc_root=str(tree), sources=('tasks', 'fds', 'bind_mounts'), command_lines=True)
         tree.add_process(HOSTILE_PID, comm='sh', ppid=1, ns={'pid': HOSTILE_PID_NS, 'user': HOSTILE_USER_NS},
                          cmdline=HOSTILE_ARGV)
-        hostile_facts = discover(proc_root=str(tree), sources=('tasks', 'fds', 'bind_mounts'))
+        hostile_facts = discover(proc_root=str(tree), sources=('tasks', 'fds', 'bind_mounts'), command_lines=True)
     assert_valid(plain_facts)
     assert_valid(hostile_facts)
     return plain_facts, hostile_facts

@@ -48,6 +48,7 @@ def run(tree, **kwargs):
     the lean result must match the schema of version 2 and its expansion that of
     version 1, so every test below also checks that each old field is still derivable."""
     kwargs.setdefault('sources', FIXTURE_SOURCES)
+    kwargs.setdefault('command_lines', True)
     facts = discover(proc_root=str(tree), **kwargs)
     assert_valid(facts)
     expanded = expand_facts(facts)
@@ -116,6 +117,17 @@ class TestLeanShape:
         assert set(lean['pids']) == set(str(pid) for pid in lowest)
         assert lean['pids']['1']['ppid'] == 0
 
+    def test_names_by_default_command_lines_when_asked(self, host, lean):
+        for entry in lean['pids'].values():
+            assert set(entry) == {'ppid', 'name', 'uid'}
+        assert lean['pids']['1']['name'] == 'systemd'
+        assert lean['users'] == {'0': 'root'} or set(lean['users']) >= {'0'}
+        with_lines = discover(proc_root=str(host), command_lines=True)
+        assert_valid(with_lines)
+        assert with_lines['pids']['1']['command'] == '/sbin/init splash'
+        assert dict((pid, dict(entry, command=None)) for pid, entry in with_lines['pids'].items()) == dict(
+            (pid, dict(entry, command=None)) for pid, entry in lean['pids'].items())
+
     def test_leaders_only_when_they_say_more_than_pid(self, lean):
         for record in lean['namespaces'].values():
             if 'leaders' in record:
@@ -126,11 +138,13 @@ class TestLeanShape:
     def test_expansion_restores_version_1(self, lean):
         full = expand_facts(lean)
         assert_valid(full, version=1)
-        assert 'pids' not in full and full['discovery']['schema_version'] == 1
+        assert 'pids' not in full and 'users' not in full and full['discovery']['schema_version'] == 1
         for key, record in full['namespaces'].items():
             assert record['ref'] == key and ref(record['type'], record['inode']) == key
             if record['pid'] is not None:
-                assert record['command'] == lean['pids'][str(record['pid'])]['command']
+                lowest = lean['pids'][str(record['pid'])]
+                assert record['command'] == lowest['name']  # no command lines asked for
+                assert record['user'] == lean['users'].get(str(lowest['uid']))
         # already full: unchanged
         assert expand_facts(full) is full
 

@@ -33,7 +33,7 @@ KDEVTMPFS_MNT = 4026531860
 
 
 def full_plan(root, **kwargs):
-    options = dict(fd_prefixes=('net:[', 'socket:['), bind_mounts=True, leader_details=True)
+    options = dict(fd_prefixes=('net:[', 'socket:['), bind_mounts=True, leader_details=True, command_lines=True)
     options.update(kwargs)
     return process_pass.PassPlan(root, NS_LINKS, **options)
 
@@ -110,6 +110,8 @@ def test_leader_details_for_possible_leaders(root):
     assert details[250][1] == 101 and procfs.parse_cmdline(details[250][0]) == ['nginx:', 'master', 'process']
     assert details[2] == ('', 0)
     assert merged(full_plan(root, leader_details=False), PIDS).details == {}
+    # Without command lines only the owner UID is read.
+    assert merged(full_plan(root, command_lines=False), PIDS).details[250] == (None, 101)
     # Split so that 260's parent is in another chunk: then 260 is a possible leader too.
     assert 260 in process_pass.read_chunk(full_plan(root), [260])[2]
 

@@ -21,6 +21,7 @@ import pwd
 import time
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._pids import check_pids
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.root import DiscoveryError, check_root
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import (
     HIERARCHICAL_TYPES,
     SCHEMA_VERSION,
@@ -45,19 +46,6 @@ CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
 
 _NS_PREFIXES = tuple(t + ':[' for t in NS_TYPES)
-
-
-class DiscoveryError(Exception):
-    """namespace_facts cannot run: ``msg`` says why, ``result`` holds fields for the failed result."""
-
-    def __init__(self, msg, **result):
-        super(DiscoveryError, self).__init__(msg)
-        self.msg = msg
-        self.result = result
-
-
-class ProcRootError(DiscoveryError):
-    """The proc root cannot be used at all (the only fatal error of the discovery itself)."""
 
 
 class Discovery:
@@ -106,21 +94,6 @@ class Discovery:
 
 
 # ---------------------------------------------------------------------------- steps
-
-def check_root(root):
-    """Refuse a path that is not a proc tree (ProcRootError); True when it is a mounted procfs."""
-    path = root.path
-    if not os.path.isdir(path):
-        raise ProcRootError('proc_root %s is not a directory: expected a mounted procfs such as /proc '
-                            'or a host /proc mounted elsewhere (e.g. /host/proc)' % path)
-    if not root.is_proc_tree():
-        raise ProcRootError('proc_root %s is not a procfs: expected a directory with a <PID>/stat file '
-                            'per process, such as /proc or a host /proc mounted at /host/proc' % path)
-    try:
-        return procfs.is_procfs_mount(path)
-    except OSError:
-        return False
-
 
 def check_proc_root(state):
     """Refuse a path that is not a proc tree; note whether it is a real procfs."""

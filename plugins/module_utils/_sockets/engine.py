@@ -46,11 +46,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selec
     check_pid,
 )
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (
-    DiscoveryError,
-    check_root,
-    discover_with_fd_links,
-)
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.root import DiscoveryError, check_root
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.syscalls import close_quietly, get_nstype, open_ns
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import (
     VANISHED,
@@ -594,6 +590,11 @@ def socket_info(proc_root, query):
 def _scan_host(root, notes):
     """Discovery of the network namespaces; its one pass over every process also reads
     the socket and netns fds."""
+    # Imported here: a scoped query never runs the discovery, and each task compiles what
+    # it imports.
+    from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import (  # pylint: disable=import-outside-toplevel
+        discover_with_fd_links,
+    )
     # mnt too: a bind-mounted netns is entered through a process of its mount namespace.
     facts, fd_refs, unreadable = discover_with_fd_links(root.path, ('bind_mounts',), ('mnt', 'net'),
                                                         ('socket:[', 'net:['))
@@ -615,16 +616,20 @@ def _scan_scoped(root, wanted_inodes, notes):
     are those of the module's own mount namespace (lsns's NSFS column), read from its
     own mountinfo: finding the others would mean reading every mount namespace."""
     members = dict((inode, []) for inode in wanted_inodes)
+    # The link text is compared as it is: any other text, well formed or not, is no member.
+    wanted = dict((format_ns_ref('net', inode), members[inode]) for inode in members)
     unreadable = 0
+    readlink = os.readlink
+    prefix = root.prefix
     for pid in list_pids(root):
         try:
-            inode = read_ns_inode(root, pid, 'net')
-        except (OSError, ProcParseError) as exc:
+            found = wanted.get(readlink(prefix + str(pid) + '/ns/net'))
+        except OSError as exc:
             if classify(exc) != VANISHED:
                 unreadable += 1
             continue
-        if inode in members:
-            members[inode].append(pid)
+        if found is not None:
+            found.append(pid)
     if not all(members.values()):
         return None
     fd_refs = []

@@ -18,7 +18,8 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._discovery import
 from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.model import expand_facts
 
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
-from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import ProcRootError, discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.pipeline import discover
+from ansible_collections.nsops.namespaces.plugins.module_utils._discovery.root import ProcRootError
 from ansible_collections.nsops.namespaces.tests.unit.fixtures.proc_tree import (
     BASE_MOUNTINFO, BIND_NET, BIND_SPACE_NET, C_BIND_UTS, C_IPC, C_MNT, C_NET, C_PID, C_UTS, FD_NET,
     INIT, LOOSE_NET, NS_TYPES, UNJOINED_PID, ProcTree, assert_valid, basic_host, cgroup_hybrid_text,

@@ -20,6 +20,7 @@ its start to its result on the controller:
 
   ping, setup min            ansible.builtin.ping; ansible.builtin.setup gather_subset=min
   namespace_facts            default options
+  namespace_facts command_lines   command_lines: true (lsns's COMMAND in the pids table)
   socket_info one netns      pid= a process of one set (one network namespace)
   socket_info every netns    no selector
   container_info one pid     pid= a process of one set
@@ -28,6 +29,8 @@ Module processes: the AnsiballZ wrapper Ansible runs for the task (kept with
 ANSIBLE_KEEP_REMOTE_FILES), started directly, wall time and peak RSS, interleaved
 with the references:
 
+  ping module                what every module process pays: interpreter, unzip,
+                             ansible-core's imports compiled from source
   namespace_facts module     vs the C readlink floor (bench/readlink_floor.c:
                              readlink of every /proc/PID/ns/* link) and ``lsns -J``
   socket_info one netns      vs ``nsenter --net=/proc/PID/ns/net ss -tanp``
@@ -74,6 +77,7 @@ def task_rows(pid):
         ('ping', 'ansible.builtin.ping', {}),
         ('setup min', 'ansible.builtin.setup', {'gather_subset': ['min']}),
         ('namespace_facts', 'nsops.namespaces.namespace_facts', {}),
+        ('namespace_facts command_lines', 'nsops.namespaces.namespace_facts', {'command_lines': True}),
         ('socket_info one netns', 'nsops.namespaces.socket_info', {'pid': pid}),
         ('socket_info every netns', 'nsops.namespaces.socket_info', {}),
         ('container_info one pid', 'nsops.namespaces.container_info', {'pid': pid}),
@@ -231,7 +235,7 @@ def result_split(stdout):
     """Where the bytes of a namespace_facts result go: records, the pids table and the
     command lines in it (their length is whatever the processes were started with)."""
     facts = json.loads(stdout[stdout.index(b'{'):])['ansible_facts']['namespaces']
-    commands = sum(len(json.dumps(entry.get('command'))) for entry in facts['pids'].values())
+    commands = sum(len(json.dumps(entry['command'])) for entry in facts['pids'].values() if 'command' in entry)
     return 'records %d B (%d), pids table %d B (%d), of which command lines %d B' % (
         len(json.dumps(facts['namespaces'])), len(facts['namespaces']), len(json.dumps(facts['pids'])),
         len(facts['pids']), commands)
@@ -249,15 +253,16 @@ def bench_size(bench, size, summary):
               % (size, len(sets.sets), host_procs, bench.args.rounds))
         rows = task_rows(pid)
         tasks = bench.tasks(rows)
-        print('%-26s %10s %10s %10s %12s' % ('task', 'median ms', 'min ms', 'max ms', 'result B'))
+        print('%-30s %10s %10s %10s %12s' % ('task', 'median ms', 'min ms', 'max ms', 'result B'))
         for label, dummy, dummy in rows:
             st = _harness.stats(tasks[label]['seconds'])
-            print('%-26s %10s %10s %10s %12d' % (label, _harness.fmt_ms(st['median']), _harness.fmt_ms(st['min']),
+            print('%-30s %10s %10s %10s %12d' % (label, _harness.fmt_ms(st['median']), _harness.fmt_ms(st['min']),
                                                  _harness.fmt_ms(st['max']), tasks[label]['bytes']))
             summary[(label, size)] = st['median']
         summary[('namespace_facts bytes', size)] = tasks['namespace_facts']['bytes']
 
         commands = [
+            ('ping module', bench.ansiballz('ansible.builtin.ping', {})),
             ('namespace_facts module', bench.ansiballz('nsops.namespaces.namespace_facts', {})),
             ('lsns -J', ['lsns', '-J']),
             ('socket_info one netns module', bench.ansiballz('nsops.namespaces.socket_info', {'pid': pid})),
@@ -278,6 +283,7 @@ def bench_size(bench, size, summary):
             summary[(label, size)] = st['median']
         summary[('namespace_facts module rss', size)] = processes['namespace_facts module']['rss']
         print('namespace_facts result: %s' % result_split(processes['namespace_facts module']['stdout']))
+        print_fixed_cost(summary, size)
 
         measure_sources(bench, bench.collections, bench.args.rounds)
 
@@ -287,6 +293,21 @@ def bench_size(bench, size, summary):
             if row[0] in ('ping', 'namespace_facts', 'socket_info every netns'):
                 print('%-26s %14s' % (row[0], _harness.fmt_mb(bench.controller_rss(row))))
     print('cleanup: %s' % ('OK' if not sets.leftovers else 'INCOMPLETE: %s' % sets.leftovers))
+
+
+def print_fixed_cost(summary, size):
+    """What of a module process every AnsiballZ module pays (the ping module: interpreter,
+    unzip, ansible-core's imports and compile), and the rest against the references."""
+    fixed = summary.get(('ping module', size))
+    if fixed is None:
+        return
+    print('fixed cost of any module process (ping module): %s ms' % _harness.fmt_ms(fixed))
+    for row, reference in (('namespace_facts module', 'C readlink floor'),
+                           ('socket_info one netns module', 'ss -tanp in that netns')):
+        if (row, size) in summary and (reference, size) in summary:
+            rest = summary[(row, size)] - fixed
+            print('  %-30s beyond it: %8s ms = %5.2fx %s (informational)'
+                  % (row, _harness.fmt_ms(rest), rest / summary[(reference, size)], reference))
 
 
 def print_targets(summary, sizes):

@@ -25,7 +25,6 @@ further; visible children are, recursively.
 """
 
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import enter
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import procfs
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import syscalls
 from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs import ProcParseError
@@ -194,6 +193,8 @@ def _read_table(state, ns, open_namespace):
     fd = open_namespace(state, ns)
     if fd is None:
         raise MountTableError('no process is in it and none of its references (fds, bind mounts) could be opened')
+    # Imported here: joining a namespace is the rare case, and each task compiles what it imports.
+    from ansible_collections.nsops.namespaces.plugins.module_utils._kernel import enter  # pylint: disable=import-outside-toplevel
     try:
         return enter.mountinfo_in_namespace(fd, root.path), None, 'setns'
     except (enter.EnterError, OSError, ProcParseError) as exc:

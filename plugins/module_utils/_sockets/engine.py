@@ -36,7 +36,6 @@ import socket
 import sys
 import time
 
-from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import EnterError, call_in_namespaces
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.locator import ContainerLocator, locate_selected
 from ansible_collections.nsops.namespaces.plugins.module_utils._containers.selector import (
     ContainerError,
@@ -429,6 +428,12 @@ def _namespace_files(root, ns, facts):
 
 def _read_by_entering(root, ns, names, facts, errors):
     """For a namespace without a readable member: a forked child enters it and reads."""
+    # Imported here: most namespaces are read through a member, and each task compiles
+    # what it imports.
+    from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.enter import (  # pylint: disable=import-outside-toplevel
+        EnterError,
+        call_in_namespaces,
+    )
     tried = False
     for path in _namespace_files(root, ns, facts):
         tried = True

@@ -702,6 +702,29 @@ def read_ns_inode(root, pid, nstype):
     return inode
 
 
+def read_members(root, nstype, inodes):
+    """``({inode: [PID]}, unreadable)``: the processes in each of the namespaces ``inodes``
+    of type ``nstype``, one ``ns/TYPE`` link per process, and how many processes could not
+    be read (those that exited meanwhile are not counted)."""
+    members = dict((inode, []) for inode in inodes)
+    # The link text is compared as it is: any other text, well formed or not, is no member.
+    wanted = dict((format_ns_ref(nstype, inode), members[inode]) for inode in members)
+    unreadable = 0
+    readlink = os.readlink
+    suffix = '/ns/' + nstype
+    prefix = root.prefix
+    for pid in list_pids(root):
+        try:
+            found = wanted.get(readlink(prefix + str(pid) + suffix))
+        except OSError as exc:
+            if classify(exc) != VANISHED:
+                unreadable += 1
+            continue
+        if found is not None:
+            found.append(pid)
+    return members, unreadable
+
+
 def own_namespaces():
     """type -> (dev, inode) of the module's own namespaces (always the real /proc)."""
     own = {}

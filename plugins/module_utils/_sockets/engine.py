@@ -56,6 +56,7 @@ from ansible_collections.nsops.namespaces.plugins.module_utils._kernel.procfs im
     list_pids,
     parse_ns_ref,
     read_fd_links,
+    read_members,
     read_mountinfo,
     read_net_table,
     read_ns_inode,
@@ -620,21 +621,7 @@ def _scan_scoped(root, wanted_inodes, notes):
     One ns/net link per process finds the members; only their fds are read. Bind mounts
     are those of the module's own mount namespace (lsns's NSFS column), read from its
     own mountinfo: finding the others would mean reading every mount namespace."""
-    members = dict((inode, []) for inode in wanted_inodes)
-    # The link text is compared as it is: any other text, well formed or not, is no member.
-    wanted = dict((format_ns_ref('net', inode), members[inode]) for inode in members)
-    unreadable = 0
-    readlink = os.readlink
-    prefix = root.prefix
-    for pid in list_pids(root):
-        try:
-            found = wanted.get(readlink(prefix + str(pid) + '/ns/net'))
-        except OSError as exc:
-            if classify(exc) != VANISHED:
-                unreadable += 1
-            continue
-        if found is not None:
-            found.append(pid)
+    members, unreadable = read_members(root, 'net', wanted_inodes)
     if not all(members.values()):
         return None
     fd_refs = []

@@ -495,6 +495,18 @@ class TestReaders:
         (proc_dir / '1\u00b2').mkdir()  # isdigit() but not int(): a copied tree may have anything
         assert procfs.list_pids(ProcRoot(tree.path)) == [1, 2, 10]
 
+    def test_read_members_one_link_per_process(self, proc_dir):
+        tree = basic_host(proc_dir)
+        tree.add_process(10, ns={'net': 4026539001})
+        tree.add_process(11, ns={'net': 4026539001})
+        tree.add_process(12, ns_texts={'net': 'net:[bogus'})  # malformed: no member, not unreadable
+        tree.add_process(13, with_ns=False)                   # no ns directory: exited meanwhile
+        members, unreadable = procfs.read_members(ProcRoot(tree.path), 'net', [4026539001, 4026539999])
+        assert members == {4026539001: [10, 11], 4026539999: []}
+        assert unreadable == 0
+        members, dummy = procfs.read_members(ProcRoot(tree.path), 'net', [INIT['net']])
+        assert members == {INIT['net']: [1, 2]}
+
     def test_list_tids(self, proc_dir):
         tree = ProcTree(proc_dir)
         tree.add_process(10, threads={12: {}, 11: {}})
